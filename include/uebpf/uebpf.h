@@ -1,0 +1,115 @@
+/*
+ * uebpf: an eBPF runtime in user space.
+ *
+ * This header holds what libbpf has no word for: running programs directly, choosing the
+ * engine, registering helpers, the assembler and disassembler. Conventions follow libbpf:
+ * opaque handles, *_opts structs that start with `size_t sz`, negative errno on failure.
+ */
+#ifndef UEBPF_UEBPF_H
+#define UEBPF_UEBPF_H
+
+#include <linux/bpf.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UEBPF_API __attribute__((visibility("default")))
+
+#define UEBPF_OPTS_VALID(opts, type) (!(opts) || (opts)->sz >= sizeof(size_t))
+
+struct uebpf_prog;
+
+enum uebpf_engine {
+	UEBPF_ENGINE_DEFAULT = 0,	/* the JIT where available, else the interpreter */
+	UEBPF_ENGINE_INTERP = 1,
+	UEBPF_ENGINE_JIT = 2,
+};
+
+/* Program flags. */
+enum {
+	/*
+	 * Run without the verifier's proof: every load and store is checked against the
+	 * memory the program was given, and a runaway program stops at insn_budget.
+	 * This is how conformance vectors and other unverified bytecode run.
+	 */
+	UEBPF_PROG_F_CHECKED = 1u << 0,
+	/*
+	 * Run with no runtime checks and no verification. For benchmarks and tests of
+	 * programs known to be safe only: a bad program can crash the process.
+	 */
+	UEBPF_PROG_F_TRUSTED = 1u << 1,
+};
+
+/* A helper: r0 = fn(r1, r2, r3, r4, r5). */
+typedef uint64_t (*uebpf_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				    uint64_t r5);
+
+struct uebpf_helper {
+	uint32_t id;		/* the number in `call N` */
+	const char *name;
+	uebpf_helper_fn fn;
+};
+
+struct uebpf_prog_opts {
+	size_t sz;
+	enum uebpf_engine engine;
+	uint32_t flags;			/* UEBPF_PROG_F_* */
+	uint64_t insn_budget;		/* checked mode: instructions per run, 0 = 100 million */
+	/* Helpers this program may call, replacing the default (kernel) table when set. */
+	const struct uebpf_helper *helpers;
+	size_t helper_cnt;
+	char *log_buf;			/* load-time messages, like the kernel's log_buf */
+	size_t log_size;
+};
+
+/* Loads a program: validates it and prepares it to run. *progp is set on success. */
+UEBPF_API int uebpf_prog_new(const struct bpf_insn *insns, size_t insn_cnt,
+			     const struct uebpf_prog_opts *opts, struct uebpf_prog **progp);
+UEBPF_API void uebpf_prog_free(struct uebpf_prog *prog);
+
+struct uebpf_run_opts {
+	size_t sz;
+	void *ctx;		/* r1 */
+	size_t ctx_size;	/* r2, and the bytes the program may touch at ctx (checked mode) */
+	void *data;		/* packet for LD_ABS/LD_IND; defaults to ctx */
+	size_t data_size;
+	uint64_t retval;	/* out: r0 */
+	char *err_buf;		/* out: why a checked run stopped */
+	size_t err_size;
+};
+
+/* Runs a program once. Returns 0 (result in opts->retval) or a negative errno. */
+UEBPF_API int uebpf_prog_run_opts(struct uebpf_prog *prog, struct uebpf_run_opts *opts);
+
+/* The fast path for embedders: r1 = ctx, returns r0. No checks beyond the program's own. */
+UEBPF_API uint64_t uebpf_prog_run(const struct uebpf_prog *prog, void *ctx);
+
+/* ---- Assembler and disassembler ---- */
+
+enum uebpf_syntax {
+	UEBPF_SYNTAX_LLVM = 0,	/* r0 = *(u32 *)(r1 + 4): llvm-objdump and verifier-log style */
+	UEBPF_SYNTAX_CONF = 1,	/* ldxw %r0, [%r1+4]: bpf_conformance style */
+};
+
+/*
+ * Assembles text (either syntax, mixed freely). On success *insns is malloc'd (free it)
+ * and *insn_cnt set. On error: -EINVAL with "LINE:COL: reason" in err_buf.
+ */
+UEBPF_API int uebpf_asm(const char *text, size_t len, struct bpf_insn **insns,
+			size_t *insn_cnt, char *err_buf, size_t err_size);
+
+/* Disassembles insns[i] into buf (snprintf semantics). */
+UEBPF_API int uebpf_disasm_insn(const struct bpf_insn *insns, size_t insn_cnt, size_t i,
+				enum uebpf_syntax syntax, char *buf, size_t size);
+
+/* Structural validation only; messages in log_buf. Returns 0 or -EINVAL. */
+UEBPF_API int uebpf_validate(const struct bpf_insn *insns, size_t insn_cnt, char *log_buf,
+			     size_t log_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
