@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs the Debian 12 packages uebpf needs to build, test and benchmark.
+# Idempotent, and silent when everything is already present.
+set -e
+PKGS="make gcc clang llvm libclang-rt-14-dev python3 pkg-config libelf-dev libbpf-dev"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
