@@ -76,7 +76,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_LIB) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 test: all
-	BUILD=$(BUILD) scripts/run-tests.sh
+	BUILD=$(BUILD) SAN=$(SAN) CC=$(CC) scripts/run-tests.sh
 
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 CC=clang test
