@@ -17,7 +17,8 @@ done
 soname=$(readelf -d "$tmp/usr/lib/libuebpf.so" 2>/dev/null | sed -nE 's/.*SONAME.*\[(.*)\]/\1/p')
 [ "$soname" = libuebpf.so.0 ] && ok || bad "SONAME is '$soname', want libuebpf.so.0"
 exported=$(nm -D --defined-only "$tmp/usr/lib/libuebpf.so" | awk '$2 ~ /[TDBR]/ {print $3}')
-leaked=$(grep -v -E '^(uebpf_|_init$|_fini$)' <<<"$exported" | head -5)
+# The public API: uebpf_* and the libbpf-compatible names; internal ub_* must stay hidden.
+leaked=$(grep -v -E '^(uebpf_|bpf_|libbpf_|btf__|ring_buffer__|perf_buffer__|_init$|_fini$)' <<<"$exported" | head -5)
 [ -z "$leaked" ] && ok || bad "non-public symbols exported: $leaked"
 grep -q '^uebpf_prog_new$' <<<"$exported" && ok || bad "uebpf_prog_new not exported"
 cat >"$tmp/user.c" <<'C'

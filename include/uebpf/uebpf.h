@@ -87,6 +87,17 @@ UEBPF_API int uebpf_prog_run_opts(struct uebpf_prog *prog, struct uebpf_run_opts
 /* The fast path for embedders: r1 = ctx, returns r0. No checks beyond the program's own. */
 UEBPF_API uint64_t uebpf_prog_run(const struct uebpf_prog *prog, void *ctx);
 
+/* ---- The bpf() command interface ---- */
+
+/*
+ * Mirrors the bpf(2) syscall with the kernel's union bpf_attr: returns >= 0 on success,
+ * or -1 with errno set as the kernel would set it for the same request.
+ */
+UEBPF_API int uebpf_bpf(int cmd, union bpf_attr *attr, unsigned int size);
+
+/* A message about the calling thread's last failed uebpf_bpf() call, or "". */
+UEBPF_API const char *uebpf_last_error(void);
+
 /* ---- Assembler and disassembler ---- */
 
 enum uebpf_syntax {

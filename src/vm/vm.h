@@ -45,6 +45,7 @@ struct ub_run {
 	const uint8_t *pkt;
 	size_t pkt_size;
 	uint64_t budget;
+	unsigned cpu;			/* the per-CPU slot this run owns */
 	struct ub_log err;
 	unsigned nregions;
 	struct ub_region regions[UB_MAX_REGIONS];

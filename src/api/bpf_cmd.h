@@ -1,0 +1,32 @@
+/* ub_cmd: handlers of the bpf() commands. Each returns >= 0 or -errno. */
+#ifndef UB_API_BPF_CMD_H
+#define UB_API_BPF_CMD_H
+#include <linux/bpf.h>
+#include <stddef.h>
+
+#define UB_ATTR_END(field) (offsetof(union bpf_attr, field) + sizeof(((union bpf_attr *)0)->field))
+
+/* The kernel's CHECK_ATTR: bytes after the command's last field must be zero. */
+int ub_attr_tail_zero(const union bpf_attr *attr, size_t end);
+
+/* A thread-local message for the last failure, for callers that want more than errno. */
+void ub_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int ub_cmd_map_create(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_lookup(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_update(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_delete(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_get_next_key(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_lookup_and_delete(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_freeze(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_lookup_batch(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_lookup_and_delete_batch(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_update_batch(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_delete_batch(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_get_next_id(union bpf_attr *attr, unsigned int size);
+int ub_cmd_map_get_fd_by_id(union bpf_attr *attr, unsigned int size);
+int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size);
+int ub_cmd_obj_get(union bpf_attr *attr, unsigned int size);
+int ub_cmd_obj_get_info(union bpf_attr *attr, unsigned int size);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * ub_obj: the fd table. An entry remembers the (device, inode) of the file the fd held
+ * when it was installed, so that a sweep can tell an fd closed (or reused for another
+ * file) with plain close() from a live one, and release the object then.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include "api/obj.h"
+
+struct fd_entry {
+	struct ub_obj *obj;
+	dev_t dev;
+	ino_t ino;
+};
+
+static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fd_entry *tab;
+static size_t tab_len;
+static uint32_t next_id[4];
+
+void ub_obj_hold(struct ub_obj *obj)
+{
+	__atomic_add_fetch(&obj->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+void ub_obj_put(struct ub_obj *obj)
+{
+	if (obj && __atomic_sub_fetch(&obj->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
+		obj->release(obj);
+}
+
+static int grow(size_t fd)
+{
+	size_t n = tab_len ? tab_len : 64;
+
+	while (n <= fd)
+		n *= 2;
+	struct fd_entry *t = realloc(tab, n * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = tab_len; i < n; i++)
+		t[i] = (struct fd_entry){ 0 };
+	tab = t;
+	tab_len = n;
+	return 0;
+}
+
+static int same_file(int fd, const struct fd_entry *e)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && st.st_dev == e->dev && st.st_ino == e->ino;
+}
+
+/* Called with tab_lock held: collects stale objects to release outside the lock. */
+static size_t sweep_locked(struct ub_obj **dead, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t fd = 0; fd < tab_len && n < max; fd++) {
+		if (tab[fd].obj && !same_file((int)fd, &tab[fd])) {
+			dead[n++] = tab[fd].obj;
+			tab[fd].obj = NULL;
+		}
+	}
+	return n;
+}
+
+void ub_obj_sweep(void)
+{
+	struct ub_obj *dead[64];
+	size_t n;
+
+	do {
+		pthread_mutex_lock(&tab_lock);
+		n = sweep_locked(dead, 64);
+		pthread_mutex_unlock(&tab_lock);
+		for (size_t i = 0; i < n; i++)
+			ub_obj_put(dead[i]);
+	} while (n == 64);
+}
+
+int ub_obj_install(struct ub_obj *obj, int fd)
+{
+	struct stat st;
+	struct ub_obj *old = NULL;
+	int err = 0;
+
+	if (fd < 0 || fstat(fd, &st))
+		return -EBADF;
+	ub_obj_sweep();
+	pthread_mutex_lock(&tab_lock);
+	if ((size_t)fd >= tab_len)
+		err = grow((size_t)fd);
+	if (!err) {
+		if (!obj->id)
+			obj->id = ++next_id[obj->type];
+		old = tab[fd].obj;	/* the fd number was closed and reused */
+		tab[fd] = (struct fd_entry){ .obj = obj, .dev = st.st_dev, .ino = st.st_ino };
+	}
+	pthread_mutex_unlock(&tab_lock);
+	ub_obj_put(old);
+	return err;
+}
+
+struct ub_obj *ub_obj_get(int fd, enum ub_obj_type type)
+{
+	struct ub_obj *obj = NULL;
+
+	pthread_mutex_lock(&tab_lock);
+	if (fd >= 0 && (size_t)fd < tab_len)
+		obj = tab[fd].obj;
+	if (obj && obj->type == type)
+		ub_obj_hold(obj);
+	pthread_mutex_unlock(&tab_lock);
+	if (!obj) {
+		errno = EBADF;
+		return NULL;
+	}
+	if (obj->type != type) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return obj;
+}
+
+/* Finds the live entry of (type, id) with tab_lock held; -1 if none. */
+static int find_id_locked(enum ub_obj_type type, uint32_t id)
+{
+	for (size_t fd = 0; fd < tab_len; fd++)
+		if (tab[fd].obj && tab[fd].obj->type == type && tab[fd].obj->id == id)
+			return (int)fd;
+	return -1;
+}
+
+uint32_t ub_obj_next_id(enum ub_obj_type type, uint32_t id)
+{
+	uint32_t best = 0;
+
+	ub_obj_sweep();
+	pthread_mutex_lock(&tab_lock);
+	for (size_t fd = 0; fd < tab_len; fd++) {
+		struct ub_obj *o = tab[fd].obj;
+		if (o && o->type == type && o->id > id && (!best || o->id < best))
+			best = o->id;
+	}
+	pthread_mutex_unlock(&tab_lock);
+	return best;
+}
+
+int ub_obj_fd_by_id(enum ub_obj_type type, uint32_t id)
+{
+	ub_obj_sweep();
+	pthread_mutex_lock(&tab_lock);
+	int fd = find_id_locked(type, id);
+	struct ub_obj *obj = fd >= 0 ? tab[fd].obj : NULL;
+	if (obj)
+		ub_obj_hold(obj);
+	pthread_mutex_unlock(&tab_lock);
+	if (!obj)
+		return -ENOENT;
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (nfd < 0) {
+		ub_obj_put(obj);
+		return -errno;
+	}
+	int err = ub_obj_install(obj, nfd);
+	if (err) {
+		close(nfd);
+		ub_obj_put(obj);
+		return err;
+	}
+	return nfd;
+}

@@ -1,0 +1,151 @@
+/*
+ * ub_cmd (objects): pinning, opening pinned objects, object info, and shared helpers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <uebpf/uebpf.h>
+#include "api/bpf_cmd.h"
+#include "maps/map.h"
+#include "maps/shm.h"
+
+#define U64_PTR(x) ((void *)(uintptr_t)(x))
+
+static __thread char last_error[256];
+
+void ub_set_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
+
+const char *uebpf_last_error(void)
+{
+	return last_error;
+}
+
+int ub_attr_tail_zero(const union bpf_attr *attr, size_t end)
+{
+	const unsigned char *p = (const unsigned char *)attr;
+
+	for (size_t i = end; i < sizeof(*attr); i++)
+		if (p[i])
+			return -EINVAL;
+	return 0;
+}
+
+/* Reads a NUL-terminated user path, refusing one longer than PATH_MAX. */
+static int user_path(uint64_t uptr, char *buf, size_t size)
+{
+	const char *s = U64_PTR(uptr);
+
+	if (!s)
+		return -EFAULT;
+	size_t n = strnlen(s, size);
+	if (n == size)
+		return -ENAMETOOLONG;
+	memcpy(buf, s, n + 1);
+	return 0;
+}
+
+/* Pins a map by linking its backing file at the path: the pin is the live map. */
+int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size)
+{
+	char path[4096], real[4096], proc[64];
+	int err;
+
+	if (ub_attr_tail_zero(attr, UB_ATTR_END(file_flags)) || attr->file_flags)
+		return -EINVAL;
+	if ((err = user_path(attr->pathname, path, sizeof(path))) ||
+	    (err = ub_shm_pin_path(path, real, sizeof(real))))
+		return err;
+	struct ub_map *map = ub_map_get((int)attr->bpf_fd);
+	if (!map)
+		return -EBADF;	/* programs and links are pinned once they exist */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", map->mem_fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, real, AT_SYMLINK_FOLLOW)) {
+		err = -errno;
+		if (err == -EXDEV)
+			ub_set_error("pin %s: the map's memory lives in %s, another file system; "
+				     "pin under the pin root (UEBPF_PIN_ROOT)", real, ub_shm_pin_root());
+		else
+			ub_set_error("pin %s: %s", real, strerror(-err));
+	}
+	ub_map_put(map);
+	return err;
+}
+
+int ub_cmd_obj_get(union bpf_attr *attr, unsigned int size)
+{
+	char path[4096], real[4096], why[200];
+	int err;
+
+	if (ub_attr_tail_zero(attr, UB_ATTR_END(file_flags)))
+		return -EINVAL;
+	if (attr->bpf_fd || (attr->file_flags & ~(uint32_t)(BPF_F_RDONLY | BPF_F_WRONLY)) ||
+	    (attr->file_flags & BPF_F_RDONLY && attr->file_flags & BPF_F_WRONLY))
+		return -EINVAL;
+	if ((err = user_path(attr->pathname, path, sizeof(path))) ||
+	    (err = ub_shm_pin_path(path, real, sizeof(real))))
+		return err;
+	int mode = attr->file_flags & BPF_F_RDONLY ? O_RDONLY
+		 : attr->file_flags & BPF_F_WRONLY ? O_WRONLY : O_RDWR;
+	/* A write-only fd still needs read access to the file to map it. */
+	int fd = open(real, (mode == O_WRONLY ? O_RDWR : mode) | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		err = -errno;
+		ub_set_error("open %s: %s", real, strerror(errno));
+		return err;
+	}
+	err = ub_map_open_file(fd, attr->file_flags, why, sizeof(why));
+	if (err < 0) {
+		ub_set_error("%s: %s", real, why);
+		close(fd);
+	}
+	return err;
+}
+
+static int map_info(struct ub_map *map, union bpf_attr *attr)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = attr->info.info_len;
+	const unsigned char *u = U64_PTR(attr->info.info);
+
+	/* As bpf_check_uarg_tail_zero(): a longer user struct must be zero past ours. */
+	for (uint32_t i = sizeof(info); u && i < len; i++)
+		if (u[i])
+			return -E2BIG;
+	if (len > sizeof(info))
+		len = sizeof(info);
+	info.type = map->type;
+	info.id = map->obj.id;
+	info.key_size = map->key_size;
+	info.value_size = map->value_size;
+	info.max_entries = map->max_entries;
+	info.map_flags = map->flags;
+	memcpy(info.name, map->hdr->name, sizeof(info.name));
+	info.name[sizeof(info.name) - 1] = '\0';
+	if (!u && len)
+		return -EFAULT;
+	memcpy(U64_PTR(attr->info.info), &info, len);
+	attr->info.info_len = len;
+	return 0;
+}
+
+int ub_cmd_obj_get_info(union bpf_attr *attr, unsigned int size)
+{
+	if (ub_attr_tail_zero(attr, UB_ATTR_END(info.info)))
+		return -EINVAL;
+	struct ub_map *map = ub_map_get((int)attr->info.bpf_fd);
+	if (!map)
+		return -errno;
+	int err = map_info(map, attr);
+	ub_map_put(map);
+	return err;
+}

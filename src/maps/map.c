@@ -1,0 +1,284 @@
+/*
+ * ub_map: creating, opening and releasing maps; the map-type table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "maps/map.h"
+#include "maps/shm.h"
+
+/* Map types by number; a type absent here is refused with EINVAL, as by a kernel without it. */
+static const struct ub_map_ops *const map_types[] = {
+	[BPF_MAP_TYPE_HASH] = &ub_hash_ops,
+	[BPF_MAP_TYPE_ARRAY] = &ub_array_ops,
+	[BPF_MAP_TYPE_PERCPU_HASH] = &ub_percpu_hash_ops,
+	[BPF_MAP_TYPE_PERCPU_ARRAY] = &ub_percpu_array_ops,
+};
+
+const struct ub_map_ops *ub_map_ops_for(uint32_t map_type)
+{
+	if (map_type >= sizeof(map_types) / sizeof(map_types[0]))
+		return NULL;
+	return map_types[map_type];
+}
+
+int ub_num_possible_cpus(void)
+{
+	static int cached;
+	int n = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (n)
+		return n;
+	/* As libbpf: the count of /sys/devices/system/cpu/possible ("0-3,8-11"). */
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	int a, b;
+	char sep;
+	if (f) {
+		while (fscanf(f, "%d", &a) == 1) {
+			b = a;
+			if (fscanf(f, "%c", &sep) == 1 && sep == '-' && fscanf(f, "%d", &b) == 1)
+				(void)fscanf(f, "%c", &sep);
+			n += b - a + 1;
+		}
+		fclose(f);
+	}
+	if (n <= 0)
+		n = (int)sysconf(_SC_NPROCESSORS_CONF);
+	if (n <= 0)
+		n = 1;
+	__atomic_store_n(&cached, n, __ATOMIC_RELAXED);
+	return n;
+}
+
+void ub_shm_lock(uint32_t *word)
+{
+	for (;;) {
+		if (!__atomic_exchange_n(word, 1, __ATOMIC_ACQUIRE))
+			return;
+		for (unsigned spins = 0; __atomic_load_n(word, __ATOMIC_RELAXED); spins++) {
+			if (spins < 128)
+				__builtin_ia32_pause();
+			else
+				sched_yield();	/* the holder may be descheduled */
+		}
+	}
+}
+
+void ub_shm_unlock(uint32_t *word)
+{
+	__atomic_store_n(word, 0, __ATOMIC_RELEASE);
+}
+
+static void map_release(struct ub_obj *obj)
+{
+	struct ub_map *map = (struct ub_map *)obj;
+
+	free(map->priv);
+	if (map->data)
+		munmap(map->data, map->map_size);
+	if (map->mem_fd >= 0)
+		close(map->mem_fd);
+	free(map);
+}
+
+struct ub_map *ub_map_get(int fd)
+{
+	return (struct ub_map *)ub_obj_get(fd, UB_OBJ_MAP);
+}
+
+void ub_map_put(struct ub_map *map)
+{
+	if (map)
+		ub_obj_put(&map->obj);
+}
+
+/* Generic checks of BPF_MAP_CREATE that every family shares (kernel: map_create()). */
+static int check_common(const union bpf_attr *attr)
+{
+	const uint32_t known = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE |
+			       BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_STACK_BUILD_ID |
+			       BPF_F_ZERO_SEED | BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG |
+			       BPF_F_CLONE | BPF_F_MMAPABLE | BPF_F_INNER_MAP;
+	uint32_t f = attr->map_flags;
+
+	if (f & ~known)
+		return -EINVAL;
+	if ((f & BPF_F_RDONLY) && (f & BPF_F_WRONLY))
+		return -EINVAL;
+	if ((f & BPF_F_RDONLY_PROG) && (f & BPF_F_WRONLY_PROG))
+		return -EINVAL;
+	/* The name may hold only [A-Za-z0-9_.] and must be NUL-terminated. */
+	for (size_t i = 0; i < BPF_OBJ_NAME_LEN; i++) {
+		char c = attr->map_name[i];
+		if (!c)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.'))
+			return -EINVAL;
+	}
+	return -EINVAL;
+}
+
+static struct ub_map *map_new(const struct ub_map_ops *ops, int fd, void *mem, size_t size)
+{
+	struct ub_map *map = calloc(1, sizeof(*map));
+
+	if (!map)
+		return NULL;
+	map->obj = (struct ub_obj){ .type = UB_OBJ_MAP, .refcnt = 1, .release = map_release };
+	map->ops = ops;
+	map->mem_fd = fd;
+	map->data = mem;
+	map->map_size = size;
+	map->hdr = (struct ub_shm_hdr *)((uint8_t *)mem + size - UB_SHM_HDR_SIZE);
+	map->type = map->hdr->map_type;
+	map->key_size = map->hdr->key_size;
+	map->value_size = map->hdr->value_size;
+	map->max_entries = map->hdr->max_entries;
+	map->flags = map->hdr->map_flags;
+	map->nr_cpus = map->hdr->nr_cpus;
+	return map;
+}
+
+static void fill_hdr(struct ub_shm_hdr *h, const union bpf_attr *attr, size_t data_size)
+{
+	struct timespec ts;
+
+	memcpy(h->magic, UB_SHM_MAGIC, 8);
+	h->version = UB_SHM_VERSION;
+	h->hdr_size = sizeof(*h);
+	h->data_size = data_size;
+	h->map_type = attr->map_type;
+	h->key_size = attr->key_size;
+	h->value_size = attr->value_size;
+	h->max_entries = attr->max_entries;
+	h->map_flags = attr->map_flags;
+	h->nr_cpus = (uint32_t)ub_num_possible_cpus();
+	memcpy(h->name, attr->map_name, BPF_OBJ_NAME_LEN);
+	h->name[BPF_OBJ_NAME_LEN - 1] = '\0';
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->create_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int ub_map_create(const union bpf_attr *attr)
+{
+	const struct ub_map_ops *ops = ub_map_ops_for(attr->map_type);
+	struct ub_shm_hdr probe = { 0 };
+	int err;
+
+	if (!ops)
+		return -EINVAL;
+	err = check_common(attr);
+	if (!err)
+		err = ops->check(attr);
+	if (err)
+		return err;
+	fill_hdr(&probe, attr, 0);
+	size_t data = ub_shm_page_align(ops->data_size(&probe));
+	if (!data || data > UB_SHM_MAX_MAP_SIZE)
+		return -E2BIG;
+	probe.data_size = data;
+
+	void *mem;
+	int fd = ub_shm_create(attr->map_name, data + UB_SHM_HDR_SIZE, &mem);
+	if (fd < 0)
+		return fd;
+	struct ub_shm_hdr *h = (struct ub_shm_hdr *)((uint8_t *)mem + data);
+	*h = probe;
+	struct ub_map *map = map_new(ops, fd, mem, data + UB_SHM_HDR_SIZE);
+	if (!map) {
+		munmap(mem, data + UB_SHM_HDR_SIZE);
+		close(fd);
+		return -ENOMEM;
+	}
+	err = ops->init(map);
+	if (!err)
+		err = ub_obj_install(&map->obj, fd);
+	if (err) {
+		map_release(&map->obj);
+		return err;
+	}
+	return fd;
+}
+
+static int bad_file(char *err, size_t errsz, const char *why)
+{
+	if (err)
+		snprintf(err, errsz, "not a valid uebpf map file: %s", why);
+	return -EINVAL;
+}
+
+/* Header checks before trusting any size from the file. */
+static const char *check_hdr(const struct ub_shm_hdr *h, size_t file_size)
+{
+	if (memcmp(h->magic, UB_SHM_MAGIC, 8))
+		return "bad magic";
+	if (h->version != UB_SHM_VERSION)
+		return "unsupported version";
+	if (h->hdr_size != sizeof(*h))
+		return "header size mismatch";
+	if (h->data_size + UB_SHM_HDR_SIZE != file_size || h->data_size % UB_SHM_PAGE)
+		return "data size does not match the file size";
+	const struct ub_map_ops *ops = ub_map_ops_for(h->map_type);
+	if (!ops)
+		return "unknown map type";
+	if (h->name[BPF_OBJ_NAME_LEN - 1])
+		return "name is not terminated";
+	if ((uint32_t)ub_num_possible_cpus() != h->nr_cpus && h->nr_cpus)
+		return "made for a different number of CPUs";
+	union bpf_attr attr = { .map_type = h->map_type, .key_size = h->key_size,
+				.value_size = h->value_size, .max_entries = h->max_entries,
+				.map_flags = h->map_flags };
+	if (ops->check(&attr))
+		return "map shape is invalid";
+	if (ub_shm_page_align(ops->data_size(h)) != h->data_size)
+		return "data size does not match the map shape";
+	return NULL;
+}
+
+int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
+{
+	struct stat st;
+	struct ub_shm_hdr h;
+
+	if (fstat(file_fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)(UB_SHM_HDR_SIZE + UB_SHM_PAGE))
+		return bad_file(err, errsz, "too small or not a regular file");
+	if (pread(file_fd, &h, sizeof(h), st.st_size - UB_SHM_HDR_SIZE) != (ssize_t)sizeof(h))
+		return bad_file(err, errsz, "cannot read the header");
+	const char *why = check_hdr(&h, (size_t)st.st_size);
+	if (why)
+		return bad_file(err, errsz, why);
+	int prot = PROT_READ | ((flags & BPF_F_RDONLY) ? 0 : PROT_WRITE);
+	void *mem = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, file_fd, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	struct ub_map *map = map_new(ub_map_ops_for(h.map_type), file_fd, mem, (size_t)st.st_size);
+	if (!map) {
+		munmap(mem, (size_t)st.st_size);
+		return -ENOMEM;
+	}
+	/* Use the validated copy, not the shared header another process could change. */
+	map->type = h.map_type, map->key_size = h.key_size, map->value_size = h.value_size;
+	map->max_entries = h.max_entries, map->flags = h.map_flags, map->nr_cpus = h.nr_cpus;
+	int rc = map->ops->validate ? map->ops->validate(map) : 0;
+	if (rc) {
+		map->mem_fd = -1;	/* the caller owns file_fd on failure */
+		map_release(&map->obj);
+		return bad_file(err, errsz, "corrupt data region");
+	}
+	rc = ub_obj_install(&map->obj, file_fd);
+	if (rc) {
+		map->mem_fd = -1;
+		map_release(&map->obj);
+		return rc;
+	}
+	return file_fd;
+}
