@@ -1,56 +1,103 @@
 /*
- * ub_helpers: the default helper table. Ids are the kernel's enum bpf_func_id.
+ * ub_helper: the helper table, expanded from helpers.def.
  */
-#include <stdlib.h>
-#include <time.h>
-#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "helpers/helpers.h"
+#include "maps/map.h"
 #include "vm/vm.h"
 
-static uint64_t clock_ns(clockid_t id)
+static const char *ub_arg_name(uint8_t t)
 {
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	static const char *const names[] = {
+		[UB_ARG_ANYTHING] = "scalar", [UB_ARG_CONST_MAP_PTR] = "map of this program",
+		[UB_ARG_PTR_TO_MAP_KEY] = "pointer to a map key",
+		[UB_ARG_PTR_TO_MAP_VALUE] = "pointer to a map value",
+		[UB_ARG_PTR_TO_MEM] = "pointer to readable memory of that size",
+		[UB_ARG_PTR_TO_UNINIT_MEM] = "pointer to writable memory of that size",
+		[UB_ARG_CONST_SIZE] = "non-zero size", [UB_ARG_CONST_SIZE_OR_ZERO] = "size",
+		[UB_ARG_PTR_TO_CTX] = "pointer to the context",
+	};
+	return t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "argument";
 }
 
-static uint64_t h_ktime_get_ns(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-static uint64_t h_ktime_get_boot_ns(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
-{
-	return clock_ns(CLOCK_BOOTTIME);
-}
-
-static uint64_t h_ktime_get_coarse_ns(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
-{
-	return clock_ns(CLOCK_MONOTONIC_COARSE);
-}
-
-static uint64_t h_get_prandom_u32(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
-{
-	/* A per-thread xorshift: cheap, and never shared between threads. */
-	static __thread uint64_t s;
-	if (!s)
-		s = clock_ns(CLOCK_MONOTONIC) | 1;
-	s ^= s << 13;
-	s ^= s >> 7;
-	s ^= s << 17;
-	return (uint32_t)s;
-}
-
-static uint64_t h_get_smp_processor_id(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
-{
-	int cpu = sched_getcpu();
-	return cpu < 0 ? 0 : (uint64_t)cpu;
-}
+static const struct ub_helper_def defs[] = {
+#define UB_HELPER(name_, grp_, ret_, a1, a2, a3, a4, a5) \
+	{ .id = BPF_FUNC_##name_, .name = #name_, .fn = ub_h_##name_, .grp = UB_GRP_##grp_, \
+	  .ret = UB_RET_##ret_, .args = { UB_ARG_##a1, UB_ARG_##a2, UB_ARG_##a3, UB_ARG_##a4, \
+					  UB_ARG_##a5 } },
+#include "helpers/helpers.def"
+#undef UB_HELPER
+};
 
 const struct uebpf_helper ub_default_helpers[] = {
-	{ BPF_FUNC_ktime_get_ns, "ktime_get_ns", h_ktime_get_ns },
-	{ BPF_FUNC_get_prandom_u32, "get_prandom_u32", h_get_prandom_u32 },
-	{ BPF_FUNC_get_smp_processor_id, "get_smp_processor_id", h_get_smp_processor_id },
-	{ BPF_FUNC_ktime_get_boot_ns, "ktime_get_boot_ns", h_ktime_get_boot_ns },
-	{ BPF_FUNC_ktime_get_coarse_ns, "ktime_get_coarse_ns", h_ktime_get_coarse_ns },
+#define UB_HELPER(name_, ...) { BPF_FUNC_##name_, #name_, ub_h_##name_ },
+#include "helpers/helpers.def"
+#undef UB_HELPER
 };
 const size_t ub_default_helper_cnt = sizeof(ub_default_helpers) / sizeof(ub_default_helpers[0]);
+
+const struct ub_helper_def *ub_helper_find(uint32_t id)
+{
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
+		if (defs[i].id == id)
+			return &defs[i];
+	return NULL;
+}
+
+const char *ub_helper_name(int32_t id)
+{
+	const struct ub_helper_def *d = id >= 0 ? ub_helper_find((uint32_t)id) : NULL;
+	return d ? d->name : "unknown";
+}
+
+static int prog_has_map(const struct uebpf_prog *prog, uint64_t p)
+{
+	for (uint32_t i = 0; i < prog->nr_maps; i++)
+		if ((uintptr_t)prog->maps[i] == p)
+			return 1;
+	return 0;
+}
+
+static int mem_ok(const struct ub_run *run, uint64_t p, uint64_t n, int store)
+{
+	return n == 0 || ub_run_mem_ok(run, run->stack, p, (size_t)n, store);
+}
+
+/*
+ * What the verifier proves statically, checked at run time for unverified programs:
+ * a map argument is one of the program's maps, and every memory argument lies in
+ * memory the program may touch, for the size the prototype pairs with it.
+ */
+int ub_helper_args_ok(const struct ub_run *run, const struct ub_helper_def *def,
+		      const uint64_t *a, char *why, size_t whysz)
+{
+	const struct ub_map *map = NULL;
+
+	for (int i = 0; i < 5 && def->args[i] != UB_ARG_NONE; i++) {
+		uint8_t t = def->args[i];
+		uint64_t size = i < 4 ? a[i + 1] : 0;
+		int bad = 0;
+
+		if (t == UB_ARG_CONST_MAP_PTR) {
+			bad = !prog_has_map(run->prog, a[i]);
+			map = bad ? NULL : (const struct ub_map *)(uintptr_t)a[i];
+		} else if (t == UB_ARG_PTR_TO_MAP_KEY) {
+			bad = !map || !mem_ok(run, a[i], map->key_size, 0);
+		} else if (t == UB_ARG_PTR_TO_MAP_VALUE) {
+			bad = !map || !mem_ok(run, a[i], map->value_size, 0);
+		} else if (t == UB_ARG_PTR_TO_MEM || t == UB_ARG_PTR_TO_UNINIT_MEM) {
+			bad = size > (1u << 29) || !mem_ok(run, a[i], size, t == UB_ARG_PTR_TO_UNINIT_MEM);
+		} else if (t == UB_ARG_CONST_SIZE) {
+			bad = a[i] == 0;
+		} else if (t == UB_ARG_PTR_TO_CTX) {
+			bad = a[i] != (uintptr_t)run->ctx;
+		}
+		if (bad) {
+			snprintf(why, whysz, "R%d (0x%llx) is not a valid %s", i + 1,
+				 (unsigned long long)a[i], ub_arg_name(t));
+			return 0;
+		}
+	}
+	return 1;
+}

@@ -95,7 +95,7 @@ int UB_INTERP_FN(const struct uebpf_prog *prog, struct ub_run *run, uint64_t r1,
 		return 0;
 	}
 
-	uint8_t stack[UB_MAX_FRAMES * UB_STACK_SIZE] __attribute__((aligned(16)));
+	uint8_t *const stack = run->stack;
 	struct ub_frame frames[UB_MAX_FRAMES];
 	unsigned depth = 0;
 	uint64_t reg[UB_MAX_REG];
@@ -107,13 +107,14 @@ int UB_INTERP_FN(const struct uebpf_prog *prog, struct ub_run *run, uint64_t r1,
 	uint64_t fault_addr = 0;
 	size_t fault_size = 0;
 	int fault_store = 0;
+	char fault_why[160];
 	/* Unverified programs may read what they never wrote: make that deterministic. */
-	memset(stack, 0, sizeof(stack));
+	memset(stack, 0, sizeof(run->stack));
 	memset(reg, 0, sizeof(reg));
 #endif
 	reg[1] = r1;
 	reg[2] = r2;
-	reg[UB_REG_FP] = (uint64_t)(uintptr_t)(stack + sizeof(stack));
+	reg[UB_REG_FP] = (uint64_t)(uintptr_t)(stack + sizeof(run->stack));
 	DISPATCH();
 
 	/* ---- ALU64 ---- */
@@ -197,6 +198,11 @@ L_JA32:		pc += pc->imm + 1; DISPATCH();
 
 	/* ---- Calls ---- */
 L_CALL:		/* helper: the id was checked against the table at load time */
+#if UB_CHECKED
+	if (prog->helper_def && prog->helper_def[pc->imm] &&
+	    !ub_helper_args_ok(run, prog->helper_def[pc->imm], &reg[1], fault_why, sizeof(fault_why)))
+		goto fault_helper;
+#endif
 	reg[0] = prog->helper_fn[pc->imm](reg[1], reg[2], reg[3], reg[4], reg[5]);
 	NEXT();
 L_CALL_LOCAL:	/* bpf-to-bpf call: new frame, r6-r9 preserved for the caller */
@@ -298,6 +304,10 @@ fault_mem:
 		      (unsigned long long)fault_addr,
 		      ub_run_mem_ok(run, stack, fault_addr, fault_size, 0)
 			      ? "memory is read-only" : "outside the stack, context and maps");
+	return -EFAULT;
+fault_helper:
+	ub_log_printf(&run->err, "insn %zu: call %s#%d: %s\n", (size_t)(pc - code),
+		      ub_helper_name(pc->imm), pc->imm, fault_why);
 	return -EFAULT;
 fault_align:
 	ub_log_printf(&run->err, "insn %zu: misaligned atomic access at 0x%llx\n",

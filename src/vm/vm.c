@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vm/vm.h"
+#include "helpers/helpers.h"
+#include "maps/map.h"
 
-static int build_helper_table(struct uebpf_prog *prog, const struct uebpf_helper *h, size_t n)
+static int build_helper_table(struct uebpf_prog *prog, const struct uebpf_helper *h, size_t n,
+			      int with_protos)
 {
 	uint32_t max = 0;
 
@@ -20,6 +23,15 @@ static int build_helper_table(struct uebpf_prog *prog, const struct uebpf_helper
 	for (size_t i = 0; i < n; i++)
 		if (h[i].fn)
 			prog->helper_fn[h[i].id] = h[i].fn;
+	if (!with_protos)
+		return 0;
+	/* The kernel's helpers carry prototypes; checked runs validate arguments by them. */
+	prog->helper_def = calloc(max ? max : 1, sizeof(*prog->helper_def));
+	if (!prog->helper_def)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (h[i].fn)
+			prog->helper_def[h[i].id] = ub_helper_find(h[i].id);
 	return 0;
 }
 
@@ -67,7 +79,7 @@ static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size
 	prog->budget = opts && opts->insn_budget ? opts->insn_budget : UB_DEFAULT_BUDGET;
 	/* Until the verifier exists, only an explicit TRUSTED flag runs without checks. */
 	prog->checked = !(prog->flags & UEBPF_PROG_F_TRUSTED);
-	err = build_helper_table(prog, h, hn);
+	err = build_helper_table(prog, h, hn, h == ub_default_helpers);
 	if (!err)
 		err = check_calls(prog, log);
 	if (!err)
@@ -78,29 +90,48 @@ static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size
 int uebpf_prog_new(const struct bpf_insn *insns, size_t insn_cnt,
 		   const struct uebpf_prog_opts *opts, struct uebpf_prog **progp)
 {
-	struct ub_log log;
-	struct uebpf_prog *prog;
-	int err;
+	return ub_prog_create(insns, insn_cnt, opts, NULL, 0, progp);
+}
 
-	if (!progp || (!insns && insn_cnt) || !UEBPF_OPTS_VALID(opts, uebpf_prog_opts))
-		return -EINVAL;
-	*progp = NULL;
-	ub_log_init(&log, opts ? opts->log_buf : NULL, opts ? opts->log_size : 0);
+/* Checks that come before any allocation: 0, or -errno with the reason in log. */
+static int precheck(const struct bpf_insn *insns, size_t insn_cnt,
+		    const struct uebpf_prog_opts *opts, struct ub_log *log)
+{
 	if (opts && opts->engine == UEBPF_ENGINE_JIT) {
-		ub_log_printf(&log, "JIT not available\n");
+		ub_log_printf(log, "JIT not available\n");
 		return -EOPNOTSUPP;
 	}
 	if (insn_cnt > (1u << 20)) {
-		ub_log_printf(&log, "program of %zu instructions is too large (limit %u)\n",
+		ub_log_printf(log, "program of %zu instructions is too large (limit %u)\n",
 			      insn_cnt, 1u << 20);
 		return -E2BIG;
 	}
-	err = ub_isa_validate(insns, insn_cnt, &log);
-	if (err)
+	return ub_isa_validate(insns, insn_cnt, log);
+}
+
+int ub_prog_create(const struct bpf_insn *insns, size_t insn_cnt,
+		   const struct uebpf_prog_opts *opts, struct ub_map **maps, uint32_t nr_maps,
+		   struct uebpf_prog **progp)
+{
+	struct ub_log log;
+	struct uebpf_prog *prog = NULL;
+	int err = -EINVAL;
+
+	if (progp && (insns || !insn_cnt) && UEBPF_OPTS_VALID(opts, uebpf_prog_opts)) {
+		*progp = NULL;
+		ub_log_init(&log, opts ? opts->log_buf : NULL, opts ? opts->log_size : 0);
+		err = precheck(insns, insn_cnt, opts, &log);
+		if (!err && !(prog = calloc(1, sizeof(*prog))))
+			err = -ENOMEM;
+	}
+	if (!prog) {
+		for (uint32_t i = 0; i < nr_maps; i++)
+			ub_map_put(maps[i]);
+		free(maps);
 		return err;
-	prog = calloc(1, sizeof(*prog));
-	if (!prog)
-		return -ENOMEM;
+	}
+	prog->maps = maps;	/* owned by the program from here, even on failure */
+	prog->nr_maps = nr_maps;
 	err = prog_init(prog, insns, insn_cnt, opts, &log);
 	if (err) {
 		uebpf_prog_free(prog);
@@ -114,53 +145,81 @@ void uebpf_prog_free(struct uebpf_prog *prog)
 {
 	if (!prog)
 		return;
+	for (uint32_t i = 0; i < prog->nr_maps; i++)
+		ub_map_put(prog->maps[i]);
+	free(prog->maps);
 	free(prog->code);
 	free(prog->helper_fn);
+	free(prog->helper_def);
 	free(prog->insns);
 	free(prog);
 }
 
+static void add_region(struct ub_run *run, const void *start, size_t size, int writable)
+{
+	if (start && size && run->nregions < UB_MAX_REGIONS)
+		run->regions[run->nregions++] = (struct ub_region){
+			.start = (uintptr_t)start, .size = size, .writable = writable };
+}
+
+/* Fields are set one by one: zeroing the whole struct would also clear its 4 KiB stack. */
+void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, size_t ctx_size,
+		 void *pkt, size_t pkt_size, char *err_buf, size_t err_size)
+{
+	run->prog = prog;
+	run->ctx = ctx;
+	run->ctx_size = ctx ? ctx_size : 0;
+	run->pkt = pkt ? pkt : ctx;
+	run->pkt_size = pkt ? pkt_size : run->ctx_size;
+	run->budget = prog->budget;
+	run->cpu = 0;
+	run->nregions = 0;
+	ub_log_init(&run->err, err_buf, err_size);
+	if (!prog->checked)
+		return;
+	if (pkt != ctx)
+		add_region(run, pkt, pkt_size, 1);
+	for (uint32_t i = 0; i < prog->nr_maps; i++) {
+		const struct ub_map *m = prog->maps[i];
+		add_region(run, m->data, m->map_size - UB_SHM_HDR_SIZE,
+			   !(m->flags & BPF_F_RDONLY_PROG));
+	}
+}
+
+int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
+{
+	struct ub_run *saved = ub_run_cur;
+	int err;
+
+	ub_run_cur = run;
+	if (run->prog->checked)
+		err = ub_interp_run_checked(run->prog, run, r1, r2, r0);
+	else
+		err = ub_interp_run_fast(run->prog, run, r1, r2, r0);
+	ub_run_cur = saved;
+	return err;
+}
+
 int uebpf_prog_run_opts(struct uebpf_prog *prog, struct uebpf_run_opts *opts)
 {
-	struct ub_run run = { 0 };
-	struct ub_run *saved = ub_run_cur;
+	struct ub_run run;
 	uint64_t r0 = 0;
-	int err;
 
 	if (!prog || !opts || !UEBPF_OPTS_VALID(opts, uebpf_run_opts))
 		return -EINVAL;
-	run.prog = prog;
-	run.ctx = opts->ctx;
-	run.ctx_size = opts->ctx ? opts->ctx_size : 0;
-	run.pkt = opts->data ? opts->data : opts->ctx;
-	run.pkt_size = opts->data ? opts->data_size : run.ctx_size;
-	run.budget = prog->budget;
-	ub_log_init(&run.err, opts->err_buf, opts->err_size);
-	if (opts->data && opts->data_size) {
-		run.regions[run.nregions++] = (struct ub_region){
-			.start = (uintptr_t)opts->data, .size = opts->data_size, .writable = 1 };
-	}
-	ub_run_cur = &run;
-	if (prog->checked)
-		err = ub_interp_run_checked(prog, &run, (uintptr_t)opts->ctx, run.ctx_size, &r0);
-	else
-		err = ub_interp_run_fast(prog, &run, (uintptr_t)opts->ctx, run.ctx_size, &r0);
-	ub_run_cur = saved;
+	ub_run_init(&run, prog, opts->ctx, opts->ctx_size, opts->data, opts->data_size,
+		    opts->err_buf, opts->err_size);
+	int err = ub_run_exec(&run, (uintptr_t)opts->ctx, run.ctx_size, &r0);
 	opts->retval = r0;
 	return err;
 }
 
 uint64_t uebpf_prog_run(const struct uebpf_prog *prog, void *ctx)
 {
-	struct ub_run run = { .prog = prog, .ctx = ctx, .budget = prog->budget };
-	struct ub_run *saved = ub_run_cur;
+	struct ub_run run;
 	uint64_t r0 = 0;
 
-	ub_run_cur = &run;
-	if (prog->checked)
-		ub_interp_run_checked(prog, &run, (uintptr_t)ctx, 0, &r0);
-	else
-		ub_interp_run_fast(prog, &run, (uintptr_t)ctx, 0, &r0);
-	ub_run_cur = saved;
+	ub_run_init(&run, prog, ctx, 0, NULL, 0, NULL, 0);
+	ub_run_exec(&run, (uintptr_t)ctx, 0, &r0);
 	return r0;
 }

@@ -35,7 +35,7 @@ struct ub_region {
 	int writable;
 };
 
-#define UB_MAX_REGIONS 16
+#define UB_MAX_REGIONS 72	/* MAX_USED_MAPS (64) and the packet, with room */
 
 /* State of one run, visible to helpers through ub_run_cur (like the kernel's `current`). */
 struct ub_run {
@@ -46,23 +46,41 @@ struct ub_run {
 	size_t pkt_size;
 	uint64_t budget;
 	unsigned cpu;			/* the per-CPU slot this run owns */
-	struct ub_log err;
 	unsigned nregions;
+	struct ub_log err;
 	struct ub_region regions[UB_MAX_REGIONS];
+	/* The program's stack: all frames, frame 0 at the top. Not zeroed per run. */
+	uint8_t stack[UB_MAX_FRAMES * UB_STACK_SIZE] __attribute__((aligned(16)));
 };
 
 extern __thread struct ub_run *ub_run_cur;
+
+struct ub_map;
+struct ub_helper_def;
 
 struct uebpf_prog {
 	struct bpf_insn *insns;
 	size_t cnt;
 	struct ub_tslot *code;
 	uebpf_helper_fn *helper_fn;	/* indexed by helper id */
+	const struct ub_helper_def **helper_def;	/* prototypes, for checked runs */
 	uint32_t helper_cnt;
 	uint32_t flags;
 	int checked;			/* run with runtime memory checks and a budget */
 	uint64_t budget;
+	struct ub_map **maps;		/* maps the program uses (one reference each) */
+	uint32_t nr_maps;
+	uint64_t run_cnt;		/* statistics, while enabled (atomic) */
+	uint64_t run_time_ns;
 };
+
+/*
+ * uebpf_prog_new for the loader: the program also takes over `maps` (an array of
+ * nr_maps references, freed with the program, also when creation fails).
+ */
+int ub_prog_create(const struct bpf_insn *insns, size_t insn_cnt,
+		   const struct uebpf_prog_opts *opts, struct ub_map **maps, uint32_t nr_maps,
+		   struct uebpf_prog **progp);
 
 /* Threaded code for prog in the given mode (interp.c). */
 int ub_interp_prepare(struct uebpf_prog *prog, int checked, struct ub_log *log);
@@ -75,6 +93,19 @@ int ub_interp_run_checked(const struct uebpf_prog *prog, struct ub_run *run, uin
 /* Checked mode: may the program touch [addr, addr + size)? */
 int ub_run_mem_ok(const struct ub_run *run, const uint8_t *stack, uint64_t addr, size_t size,
 		  int store);
+
+/* Checked runs: are a helper's arguments what its prototype says? (helpers/helpers.c) */
+int ub_helper_args_ok(const struct ub_run *run, const struct ub_helper_def *def,
+		      const uint64_t *args, char *why, size_t whysz);
+
+/* A helper's name for messages ("map_lookup_elem"), or "unknown". */
+const char *ub_helper_name(int32_t id);
+
+/* Sets up a run of prog: context, packet, and (checked mode) the maps' memory. */
+void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, size_t ctx_size,
+		 void *pkt, size_t pkt_size, char *err_buf, size_t err_size);
+/* Runs prog in its mode. 0 and *r0, or -errno with the reason in run->err. */
+int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0);
 
 /* The default helper table (helpers/helpers.c). */
 extern const struct uebpf_helper ub_default_helpers[];

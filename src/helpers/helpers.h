@@ -1,0 +1,53 @@
+/*
+ * ub_helper: helper prototypes and implementations, from helpers.def.
+ */
+#ifndef UB_HELPERS_H
+#define UB_HELPERS_H
+#include <stdint.h>
+#include <uebpf/uebpf.h>
+
+/* Argument types, as the kernel's enum bpf_arg_type (the subset uebpf's helpers use). */
+enum ub_arg {
+	UB_ARG_NONE,
+	UB_ARG_ANYTHING,
+	UB_ARG_CONST_MAP_PTR,
+	UB_ARG_PTR_TO_MAP_KEY,
+	UB_ARG_PTR_TO_MAP_VALUE,
+	UB_ARG_PTR_TO_MEM,
+	UB_ARG_PTR_TO_UNINIT_MEM,
+	UB_ARG_CONST_SIZE,
+	UB_ARG_CONST_SIZE_OR_ZERO,
+	UB_ARG_PTR_TO_CTX,
+};
+
+enum ub_ret {
+	UB_RET_INTEGER,
+	UB_RET_VOID,
+	UB_RET_PTR_TO_MAP_VALUE_OR_NULL,
+};
+
+/* Which program types may call a helper. */
+enum ub_helper_grp {
+	UB_GRP_BASE = 1,	/* every program type */
+	UB_GRP_TRACE = 2,	/* tracing types (kprobe, tracepoint, perf_event, ...) */
+	UB_GRP_NET = 4,		/* packet types (xdp, tc, socket filter) */
+};
+
+struct ub_helper_def {
+	uint32_t id;
+	const char *name;
+	uebpf_helper_fn fn;
+	uint8_t grp;
+	uint8_t ret;
+	uint8_t args[5];
+};
+
+/* The row for a helper id, or NULL. */
+const struct ub_helper_def *ub_helper_find(uint32_t id);
+
+#define UB_HELPER(name, ...) \
+	uint64_t ub_h_##name(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
+#include "helpers/helpers.def"
+#undef UB_HELPER
+
+#endif
