@@ -77,6 +77,53 @@ LIBBPF_API int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out
 LIBBPF_API int bpf_map_update_batch(int fd, const void *keys, const void *values, __u32 *count,
 				    const struct bpf_map_batch_opts *opts);
 
+struct bpf_prog_load_opts {
+	size_t sz;
+	int attempts;
+	enum bpf_attach_type expected_attach_type;
+	__u32 prog_btf_fd;
+	__u32 prog_flags;
+	__u32 prog_ifindex;
+	__u32 kern_version;
+	__u32 attach_btf_id;
+	__u32 attach_prog_fd;
+	__u32 attach_btf_obj_fd;
+	const int *fd_array;
+	const void *func_info;
+	__u32 func_info_cnt;
+	__u32 func_info_rec_size;
+	const void *line_info;
+	__u32 line_info_cnt;
+	__u32 line_info_rec_size;
+	__u32 log_level;
+	__u32 log_size;
+	char *log_buf;
+};
+
+LIBBPF_API int bpf_prog_load(enum bpf_prog_type prog_type, const char *prog_name,
+			     const char *license, const struct bpf_insn *insns, size_t insn_cnt,
+			     const struct bpf_prog_load_opts *opts);
+
+struct bpf_test_run_opts {
+	size_t sz;
+	const void *data_in;
+	void *data_out;
+	__u32 data_size_in;
+	__u32 data_size_out;
+	const void *ctx_in;
+	void *ctx_out;
+	__u32 ctx_size_in;
+	__u32 ctx_size_out;
+	__u32 retval;
+	int repeat;
+	__u32 duration;
+	__u32 flags;
+	__u32 cpu;
+	__u32 batch_size;
+};
+
+LIBBPF_API int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts);
+
 struct bpf_obj_get_opts {
 	size_t sz;
 	__u32 file_flags;

@@ -261,3 +261,70 @@ int bpf_enable_stats(enum bpf_stats_type type)
 	attr.enable_stats.type = type;
 	return sys_bpf(BPF_ENABLE_STATS, &attr, ATTR_END(enable_stats));
 }
+
+int bpf_prog_load(enum bpf_prog_type prog_type, const char *prog_name, const char *license,
+		  const struct bpf_insn *insns, size_t insn_cnt,
+		  const struct bpf_prog_load_opts *opts)
+{
+	union bpf_attr attr;
+
+	if (opts && opts->sz < sizeof(size_t))
+		return -(errno = EINVAL);
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = prog_type;
+	attr.expected_attach_type = OPT(opts, expected_attach_type, 0);
+	attr.prog_btf_fd = OPT(opts, prog_btf_fd, 0);
+	attr.prog_flags = OPT(opts, prog_flags, 0);
+	attr.prog_ifindex = OPT(opts, prog_ifindex, 0);
+	attr.kern_version = OPT(opts, kern_version, 0);
+	attr.attach_btf_id = OPT(opts, attach_btf_id, 0);
+	attr.attach_prog_fd = OPT(opts, attach_prog_fd, 0);
+	attr.fd_array = PTR_U64(OPT(opts, fd_array, NULL));
+	attr.func_info = PTR_U64(OPT(opts, func_info, NULL));
+	attr.func_info_cnt = OPT(opts, func_info_cnt, 0);
+	attr.func_info_rec_size = OPT(opts, func_info_rec_size, 0);
+	attr.line_info = PTR_U64(OPT(opts, line_info, NULL));
+	attr.line_info_cnt = OPT(opts, line_info_cnt, 0);
+	attr.line_info_rec_size = OPT(opts, line_info_rec_size, 0);
+	attr.log_level = OPT(opts, log_level, 0);
+	attr.log_size = OPT(opts, log_size, 0);
+	attr.log_buf = PTR_U64(OPT(opts, log_buf, NULL));
+	if (prog_name)
+		strncpy(attr.prog_name, prog_name, sizeof(attr.prog_name) - 1);
+	attr.license = PTR_U64(license);
+	attr.insns = PTR_U64(insns);
+	attr.insn_cnt = (__u32)insn_cnt;
+	if (insn_cnt > UINT32_MAX)
+		return -(errno = E2BIG);
+	return sys_bpf(BPF_PROG_LOAD, &attr, ATTR_END(core_relo_rec_size));
+}
+
+int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts)
+{
+	union bpf_attr attr;
+
+	if (!opts || opts->sz < sizeof(size_t))
+		return -(errno = EINVAL);
+	memset(&attr, 0, sizeof(attr));
+	attr.test.prog_fd = (__u32)prog_fd;
+	attr.test.data_in = PTR_U64(OPT(opts, data_in, NULL));
+	attr.test.data_out = PTR_U64(OPT(opts, data_out, NULL));
+	attr.test.data_size_in = OPT(opts, data_size_in, 0);
+	attr.test.data_size_out = OPT(opts, data_size_out, 0);
+	attr.test.ctx_in = PTR_U64(OPT(opts, ctx_in, NULL));
+	attr.test.ctx_out = PTR_U64(OPT(opts, ctx_out, NULL));
+	attr.test.ctx_size_in = OPT(opts, ctx_size_in, 0);
+	attr.test.ctx_size_out = OPT(opts, ctx_size_out, 0);
+	attr.test.repeat = (__u32)OPT(opts, repeat, 0);
+	attr.test.flags = OPT(opts, flags, 0);
+	attr.test.cpu = OPT(opts, cpu, 0);
+	attr.test.batch_size = OPT(opts, batch_size, 0);
+	int rc = uebpf_bpf(BPF_PROG_TEST_RUN, &attr, (unsigned int)ATTR_END(test.batch_size));
+	int err = rc < 0 ? errno : 0;
+	/* Out fields are reported on success and on ENOSPC, as libbpf does. */
+	opts->data_size_out = attr.test.data_size_out;
+	opts->ctx_size_out = attr.test.ctx_size_out;
+	opts->retval = attr.test.retval;
+	opts->duration = attr.test.duration;
+	return rc < 0 ? -(errno = err) : rc;
+}

@@ -11,6 +11,8 @@
 #include "api/bpf_cmd.h"
 #include "maps/map.h"
 #include "maps/shm.h"
+#include "api/prog_obj.h"
+#include <sys/mman.h>
 
 #define U64_PTR(x) ((void *)(uintptr_t)(x))
 
@@ -143,9 +145,34 @@ int ub_cmd_obj_get_info(union bpf_attr *attr, unsigned int size)
 	if (ub_attr_tail_zero(attr, UB_ATTR_END(info.info)))
 		return -EINVAL;
 	struct ub_map *map = ub_map_get((int)attr->info.bpf_fd);
-	if (!map)
-		return -errno;
-	int err = map_info(map, attr);
-	ub_map_put(map);
+	if (map) {
+		int err = map_info(map, attr);
+		ub_map_put(map);
+		return err;
+	}
+	struct ub_prog_obj *p = ub_prog_obj_get((int)attr->info.bpf_fd);
+	if (!p)
+		return errno == EINVAL ? -EINVAL : -EBADF;
+	int err = ub_prog_info(p, attr);
+	ub_prog_obj_put(p);
 	return err;
+}
+
+int ub_stats_enabled;
+
+/*
+ * BPF_ENABLE_STATS: the kernel returns an fd and counts while it is open. Closing it is
+ * invisible to us, so statistics stay on from the first call; documented in the README.
+ */
+int ub_cmd_enable_stats(union bpf_attr *attr, unsigned int size)
+{
+	if (ub_attr_tail_zero(attr, UB_ATTR_END(enable_stats)))
+		return -EINVAL;
+	if (attr->enable_stats.type != BPF_STATS_RUN_TIME)
+		return -EINVAL;
+	int fd = memfd_create("uebpf-stats", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	__atomic_add_fetch(&ub_stats_enabled, 1, __ATOMIC_RELAXED);
+	return fd;
 }

@@ -1,0 +1,33 @@
+/* ub_prog_obj: a program behind an fd (what BPF_PROG_LOAD returns). */
+#ifndef UB_API_PROG_OBJ_H
+#define UB_API_PROG_OBJ_H
+#include <linux/bpf.h>
+#include "api/obj.h"
+#include "progs/progs.h"
+
+struct uebpf_prog;
+
+struct ub_prog_obj {
+	struct ub_obj obj;
+	struct uebpf_prog *prog;
+	const struct ub_prog_type *ptype;
+	int fd;
+	uint32_t type;
+	uint32_t expected_attach_type;
+	uint32_t insn_cnt;
+	struct bpf_insn *orig_insns;	/* as loaded, before map fds were resolved */
+	char name[BPF_OBJ_NAME_LEN];
+	uint64_t load_time;
+};
+
+struct ub_prog_obj *ub_prog_obj_get(int fd);
+void ub_prog_obj_put(struct ub_prog_obj *p);
+int ub_prog_info(struct ub_prog_obj *p, union bpf_attr *attr);
+
+/* BPF_PROG_TEST_RUN (progs/test_run.c). */
+int ub_prog_test_run(struct ub_prog_obj *p, union bpf_attr *attr);
+
+/* Statistics switch: runs are timed and counted while > 0 (bpf_enable_stats). */
+extern int ub_stats_enabled;
+
+#endif
