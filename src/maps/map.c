@@ -20,6 +20,22 @@ static const struct ub_map_ops *const map_types[] = {
 	[BPF_MAP_TYPE_ARRAY] = &ub_array_ops,
 	[BPF_MAP_TYPE_PERCPU_HASH] = &ub_percpu_hash_ops,
 	[BPF_MAP_TYPE_PERCPU_ARRAY] = &ub_percpu_array_ops,
+	[BPF_MAP_TYPE_LRU_HASH] = &ub_lru_hash_ops,
+	[BPF_MAP_TYPE_LRU_PERCPU_HASH] = &ub_lru_percpu_hash_ops,
+	[BPF_MAP_TYPE_RINGBUF] = &ub_ringbuf_ops,
+	[BPF_MAP_TYPE_PERF_EVENT_ARRAY] = &ub_perf_event_array_ops,
+	[BPF_MAP_TYPE_STACK_TRACE] = &ub_stack_trace_ops,
+	[BPF_MAP_TYPE_PROG_ARRAY] = &ub_prog_array_ops,
+	[BPF_MAP_TYPE_LPM_TRIE] = &ub_lpm_trie_ops,
+	[BPF_MAP_TYPE_QUEUE] = &ub_queue_ops,
+	[BPF_MAP_TYPE_STACK] = &ub_stack_ops,
+	[BPF_MAP_TYPE_BLOOM_FILTER] = &ub_bloom_filter_ops,
+	[BPF_MAP_TYPE_ARRAY_OF_MAPS] = &ub_array_of_maps_ops,
+	[BPF_MAP_TYPE_HASH_OF_MAPS] = &ub_hash_of_maps_ops,
+	[BPF_MAP_TYPE_DEVMAP] = &ub_devmap_ops,
+	[BPF_MAP_TYPE_DEVMAP_HASH] = &ub_devmap_hash_ops,
+	[BPF_MAP_TYPE_CPUMAP] = &ub_cpumap_ops,
+	[BPF_MAP_TYPE_XSKMAP] = &ub_xskmap_ops,
 };
 
 const struct ub_map_ops *ub_map_ops_for(uint32_t map_type)
@@ -79,6 +95,8 @@ static void map_release(struct ub_obj *obj)
 {
 	struct ub_map *map = (struct ub_map *)obj;
 
+	if (map->ops && map->ops->release)
+		map->ops->release(map);
 	free(map->priv);
 	if (map->data)
 		munmap(map->data, map->map_size);

@@ -55,6 +55,14 @@ struct ub_map_ops {
 	int (*update_elem)(struct ub_map *map, const void *key, const void *value, uint64_t flags);
 	int (*delete)(struct ub_map *map, const void *key);
 	int (*get_next_key)(struct ub_map *map, const void *key, void *next_key);
+	/* Queue, stack and bloom filter (BPF_MAP_{PUSH,POP,PEEK}_ELEM semantics). */
+	int (*push)(struct ub_map *map, const void *value, uint64_t flags);
+	int (*pop)(struct ub_map *map, void *value);
+	int (*peek)(struct ub_map *map, void *value);
+	/* Optional: frees per-type process-local state (map->priv is freed by the core). */
+	void (*release)(struct ub_map *map);
+	/* Optional: extra poll/wakeup fd for ring buffers and perf event arrays, or -1. */
+	int (*event_fd)(struct ub_map *map);
 };
 
 struct ub_map {
@@ -94,5 +102,27 @@ void ub_shm_unlock(uint32_t *word);
 
 extern const struct ub_map_ops ub_array_ops, ub_percpu_array_ops;
 extern const struct ub_map_ops ub_hash_ops, ub_percpu_hash_ops;
+/*
+ * Families in their own files. Weak, so that the map-type table in map.c can name a
+ * family before its file exists: an absent family leaves its type unsupported (EINVAL).
+ */
+#define UB_MAP_FAMILY(name) extern const struct ub_map_ops name __attribute__((weak));
+UB_MAP_FAMILY(ub_lru_hash_ops)
+UB_MAP_FAMILY(ub_lru_percpu_hash_ops)
+UB_MAP_FAMILY(ub_ringbuf_ops)
+UB_MAP_FAMILY(ub_perf_event_array_ops)
+UB_MAP_FAMILY(ub_stack_trace_ops)
+UB_MAP_FAMILY(ub_prog_array_ops)
+UB_MAP_FAMILY(ub_lpm_trie_ops)
+UB_MAP_FAMILY(ub_queue_ops)
+UB_MAP_FAMILY(ub_stack_ops)
+UB_MAP_FAMILY(ub_bloom_filter_ops)
+UB_MAP_FAMILY(ub_array_of_maps_ops)
+UB_MAP_FAMILY(ub_hash_of_maps_ops)
+UB_MAP_FAMILY(ub_devmap_ops)
+UB_MAP_FAMILY(ub_devmap_hash_ops)
+UB_MAP_FAMILY(ub_cpumap_ops)
+UB_MAP_FAMILY(ub_xskmap_ops)
+#undef UB_MAP_FAMILY
 
 #endif
