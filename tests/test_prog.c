@@ -1,6 +1,7 @@
 /* Programs through the bpf() interface: load, map access from programs, test_run. */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "ut.h"
@@ -77,4 +78,77 @@ UT_TEST(test_run_short_packet)
 	UT_CHECK_EQ(bpf_prog_test_run_opts(prog, &t2), 0);
 	UT_CHECK_EQ(t2.retval, XDP_DROP);
 	close(prog);
+}
+
+static int load_xdp(const struct bpf_insn *p, size_t n)
+{
+	char log[512] = "";
+	LIBBPF_OPTS(bpf_prog_load_opts, lo, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "t", "GPL", p, n, &lo);
+	if (fd < 0)
+		fprintf(stderr, "load: %d %s\n", fd, log);
+	return fd;
+}
+
+static uint32_t run_xdp(int prog)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt));
+	int rc = bpf_prog_test_run_opts(prog, &t);
+	return rc ? 0xdead0000u | (uint32_t)-rc : t.retval;
+}
+
+UT_TEST(tail_calls)
+{
+	int pa = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "jmp", 4, 4, 4, NULL);
+	int cnt = bpf_map_create(BPF_MAP_TYPE_ARRAY, "cnt", 4, 8, 1, NULL);
+	UT_CHECK(pa >= 0 && cnt >= 0, "maps %d %d", pa, cnt);
+	struct bpf_insn r42[] = { MOV64_IMM(0, 42), EXIT_INSN };
+	struct bpf_insn r24[] = { MOV64_IMM(0, 24), EXIT_INSN };
+	/* Slot 1 counts its runs, then tail-calls itself; when that fails it returns 41. */
+	struct bpf_insn self[] = {
+		MOV64_REG(6, 1),
+		I(BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 0),
+		MOV64_REG(2, 10), I(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -4),
+		LD_MAP_FD(1, cnt),
+		I(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+		I(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2, 0),
+		MOV64_IMM(1, 1), I(BPF_STX | BPF_ATOMIC | BPF_DW, 0, 1, 0, BPF_ADD),
+		MOV64_REG(1, 6), LD_MAP_FD(2, pa), MOV64_IMM(3, 1),
+		I(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_tail_call),
+		MOV64_IMM(0, 41), EXIT_INSN,
+	};
+	int p0 = load_xdp(r42, 2), p1 = load_xdp(self, sizeof(self) / sizeof(self[0])),
+	    p2 = load_xdp(r24, 2);
+	UT_CHECK(p0 >= 0 && p1 >= 0 && p2 >= 0, "progs");
+	int progs[3] = { p0, p1, p2 };
+	for (uint32_t k = 0; k < 3; k++)
+		UT_CHECK_EQ(bpf_map_update_elem(pa, &k, &progs[k], BPF_ANY), 0);
+	/* Fd arrays take only BPF_ANY (kernel: bpf_fd_array_map_update_elem). */
+	uint32_t k0 = 0;
+	UT_CHECK_EQ(bpf_map_update_elem(pa, &k0, &p0, BPF_NOEXIST), -EINVAL);
+
+	int results[][2] = { { 0, 42 }, { 2, 24 }, { 3, 1 }, { 100, 1 }, { 1, 41 } };
+	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++) {
+		/* main: tail_call(ctx, pa, idx); return 1 when the tail call does not happen */
+		struct bpf_insn main_p[] = {
+			LD_MAP_FD(2, pa), MOV64_IMM(3, results[i][0]),
+			I(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_tail_call),
+			MOV64_IMM(0, 1), EXIT_INSN,
+		};
+		int m = load_xdp(main_p, sizeof(main_p) / sizeof(main_p[0]));
+		UT_CHECK_EQ(run_xdp(m), results[i][1]);
+		close(m);
+	}
+	/* The kernel allows 33 tail calls per run (MAX_TAIL_CALL_CNT): main's call plus 32
+	 * self-calls succeed, so slot 1 ran 33 times and its 34th tail call fell through. */
+	uint64_t runs = 0;
+	UT_CHECK_EQ(bpf_map_lookup_elem(cnt, &k0, &runs), 0);
+	UT_CHECK_EQ(runs, 33);
+	uint32_t id = 0;
+	UT_CHECK_EQ(bpf_map_lookup_elem(pa, &k0, &id), 0);	/* user space reads the prog id */
+	UT_CHECK(id != 0, "prog id");
+	for (int i = 0; i < 3; i++)
+		close(progs[i]);
+	close(pa);
+	close(cnt);
 }

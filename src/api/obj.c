@@ -151,6 +151,20 @@ uint32_t ub_obj_next_id(enum ub_obj_type type, uint32_t id)
 	return best;
 }
 
+int ub_obj_publish(struct ub_obj *obj)
+{
+	int fd = fcntl(obj->fd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	int err = ub_obj_install(obj, fd);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int ub_obj_fd_by_id(enum ub_obj_type type, uint32_t id)
 {
 	ub_obj_sweep();
@@ -162,16 +176,8 @@ int ub_obj_fd_by_id(enum ub_obj_type type, uint32_t id)
 	pthread_mutex_unlock(&tab_lock);
 	if (!obj)
 		return -ENOENT;
-	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (nfd < 0) {
+	int nfd = ub_obj_publish(obj);
+	if (nfd < 0)
 		ub_obj_put(obj);
-		return -errno;
-	}
-	int err = ub_obj_install(obj, nfd);
-	if (err) {
-		close(nfd);
-		ub_obj_put(obj);
-		return err;
-	}
 	return nfd;
 }

@@ -14,11 +14,16 @@ struct ub_obj {
 	enum ub_obj_type type;
 	int refcnt;			/* atomic */
 	uint32_t id;			/* process-wide, per type, from 1 */
+	int fd;				/* the object's own fd (closed by its release); the
+					 * fds users hold are dups of it, so a user closing
+					 * theirs never touches the object */
 	void (*release)(struct ub_obj *obj);
 };
 
 /* Assigns an id and registers fd -> obj (taking over the caller's reference). */
 int ub_obj_install(struct ub_obj *obj, int fd);
+/* Hands out a new user fd for the object (a dup of obj->fd) and registers it. */
+int ub_obj_publish(struct ub_obj *obj);
 /* The object behind fd with a new reference, or NULL with errno EBADF / EINVAL. */
 struct ub_obj *ub_obj_get(int fd, enum ub_obj_type type);
 void ub_obj_hold(struct ub_obj *obj);

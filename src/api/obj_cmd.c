@@ -70,7 +70,7 @@ int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size)
 	struct ub_map *map = ub_map_get((int)attr->bpf_fd);
 	if (!map)
 		return -EBADF;	/* programs and links are pinned once they exist */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", map->mem_fd);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", map->obj.fd);
 	if (linkat(AT_FDCWD, proc, AT_FDCWD, real, AT_SYMLINK_FOLLOW)) {
 		err = -errno;
 		if (err == -EXDEV)

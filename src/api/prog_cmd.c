@@ -24,8 +24,8 @@ static void prog_release(struct ub_obj *obj)
 
 	uebpf_prog_free(p->prog);
 	free(p->orig_insns);
-	if (p->fd >= 0)
-		close(p->fd);
+	if (p->obj.fd >= 0)
+		close(p->obj.fd);
 	free(p);
 }
 
@@ -243,9 +243,9 @@ static int load(union bpf_attr *attr, const struct ub_prog_type *pt, struct ub_l
 		uebpf_prog_free(prog);
 		return fd;
 	}
-	p->obj = (struct ub_obj){ .type = UB_OBJ_PROG, .refcnt = 1, .release = prog_release };
+	p->obj = (struct ub_obj){ .type = UB_OBJ_PROG, .refcnt = 1, .release = prog_release,
+				  .fd = fd };
 	p->prog = prog;
-	p->fd = fd;
 	p->type = pt->type;
 	p->ptype = pt;
 	p->expected_attach_type = attr->expected_attach_type;
@@ -256,12 +256,10 @@ static int load(union bpf_attr *attr, const struct ub_prog_type *pt, struct ub_l
 	struct timespec ts;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	p->load_time = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	err = ub_obj_install(&p->obj, fd);
-	if (err) {
+	int ufd = ub_obj_publish(&p->obj);
+	if (ufd < 0)
 		prog_release(&p->obj);
-		return err;
-	}
-	return fd;
+	return ufd;
 }
 
 int ub_cmd_prog_load(union bpf_attr *attr, unsigned int size)

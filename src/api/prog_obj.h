@@ -11,7 +11,6 @@ struct ub_prog_obj {
 	struct ub_obj obj;
 	struct uebpf_prog *prog;
 	const struct ub_prog_type *ptype;
-	int fd;
 	uint32_t type;
 	uint32_t expected_attach_type;
 	uint32_t insn_cnt;

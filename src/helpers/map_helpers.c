@@ -25,3 +25,12 @@ uint64_t ub_h_map_delete_elem(uint64_t map, uint64_t key, uint64_t r3, uint64_t 
 {
 	return (uint64_t)(int64_t)MAP(map)->ops->delete(MAP(map), PTR(key));
 }
+
+/*
+ * Tail calls are jumps that the interpreter (and JIT) perform themselves; this is
+ * reached only through callx, which the kernel does not allow for bpf_tail_call either.
+ */
+uint64_t ub_h_tail_call(uint64_t ctx, uint64_t map, uint64_t idx, uint64_t r4, uint64_t r5)
+{
+	return (uint64_t)-EINVAL;
+}

@@ -100,8 +100,8 @@ static void map_release(struct ub_obj *obj)
 	free(map->priv);
 	if (map->data)
 		munmap(map->data, map->map_size);
-	if (map->mem_fd >= 0)
-		close(map->mem_fd);
+	if (map->obj.fd >= 0)
+		close(map->obj.fd);
 	free(map);
 }
 
@@ -149,9 +149,9 @@ static struct ub_map *map_new(const struct ub_map_ops *ops, int fd, void *mem, s
 
 	if (!map)
 		return NULL;
-	map->obj = (struct ub_obj){ .type = UB_OBJ_MAP, .refcnt = 1, .release = map_release };
+	map->obj = (struct ub_obj){ .type = UB_OBJ_MAP, .refcnt = 1, .release = map_release,
+				    .fd = fd };
 	map->ops = ops;
-	map->mem_fd = fd;
 	map->data = mem;
 	map->map_size = size;
 	map->hdr = (struct ub_shm_hdr *)((uint8_t *)mem + size - UB_SHM_HDR_SIZE);
@@ -216,13 +216,10 @@ int ub_map_create(const union bpf_attr *attr)
 		return -ENOMEM;
 	}
 	err = ops->init(map);
-	if (!err)
-		err = ub_obj_install(&map->obj, fd);
-	if (err) {
+	int ufd = err ? err : ub_obj_publish(&map->obj);
+	if (ufd < 0)
 		map_release(&map->obj);
-		return err;
-	}
-	return fd;
+	return ufd;
 }
 
 static int bad_file(char *err, size_t errsz, const char *why)
@@ -278,8 +275,12 @@ int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
 	void *mem = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, file_fd, 0);
 	if (mem == MAP_FAILED)
 		return -errno;
-	struct ub_map *map = map_new(ub_map_ops_for(h.map_type), file_fd, mem, (size_t)st.st_size);
+	int own = fcntl(file_fd, F_DUPFD_CLOEXEC, 0);
+	struct ub_map *map = own < 0 ? NULL
+			   : map_new(ub_map_ops_for(h.map_type), own, mem, (size_t)st.st_size);
 	if (!map) {
+		if (own >= 0)
+			close(own);
 		munmap(mem, (size_t)st.st_size);
 		return -ENOMEM;
 	}
@@ -288,13 +289,11 @@ int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
 	map->max_entries = h.max_entries, map->flags = h.map_flags, map->nr_cpus = h.nr_cpus;
 	int rc = map->ops->validate ? map->ops->validate(map) : 0;
 	if (rc) {
-		map->mem_fd = -1;	/* the caller owns file_fd on failure */
-		map_release(&map->obj);
+		map_release(&map->obj);	/* the caller still owns file_fd */
 		return bad_file(err, errsz, "corrupt data region");
 	}
 	rc = ub_obj_install(&map->obj, file_fd);
 	if (rc) {
-		map->mem_fd = -1;
 		map_release(&map->obj);
 		return rc;
 	}

@@ -70,8 +70,7 @@ struct ub_map {
 	const struct ub_map_ops *ops;
 	struct ub_shm_hdr *hdr;		/* in the mapping */
 	uint8_t *data;			/* start of the mapping */
-	size_t map_size;		/* data + header */
-	int mem_fd;			/* the backing file (the map's fd) */
+	size_t map_size;		/* data + header; the backing file is obj.fd */
 	/* Copies of immutable header fields, never re-read from shared memory. */
 	uint32_t type, key_size, value_size, max_entries, flags, nr_cpus;
 	void *priv;			/* per-type process-local state */
@@ -95,6 +94,10 @@ static inline uint32_t ub_map_value_stride(const struct ub_map *map)
 }
 
 int ub_num_possible_cpus(void);
+
+/* The program in a prog array's slot, or NULL (maps/prog_array.c). */
+struct uebpf_prog;
+const struct uebpf_prog *ub_prog_array_get(const struct ub_map *map, uint32_t idx);
 
 /* Shared-memory spin lock (works across processes: a plain word in the file). */
 void ub_shm_lock(uint32_t *word);

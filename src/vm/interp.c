@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vm/vm.h"
+#include "maps/map.h"
 
 __thread struct ub_run *ub_run_cur;
 
@@ -65,9 +66,12 @@ int ub_interp_prepare(struct uebpf_prog *prog, int checked, struct ub_log *log)
 
 		code[i] = (struct ub_tslot){ .lbl = labels[op], .dst = in->dst_reg,
 					     .src = in->src_reg, .off = in->off, .imm = in->imm };
+		/* bpf_tail_call is a jump, not a call: it gets its own handler. */
+		if (op == UB_OP_CALL && in->imm == BPF_FUNC_tail_call)
+			code[i].lbl = labels[UB_LBL_TAIL_CALL];
 		if (ub_ops[op].fmt == UB_FMT_LDDW) {
 			i++;
-			code[i] = (struct ub_tslot){ .lbl = labels[UB_OP__COUNT],
+			code[i] = (struct ub_tslot){ .lbl = labels[UB_LBL_LDDW_HI],
 						     .imm = prog->insns[i].imm };
 		}
 	}

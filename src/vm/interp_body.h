@@ -84,11 +84,12 @@
 int UB_INTERP_FN(const struct uebpf_prog *prog, struct ub_run *run, uint64_t r1, uint64_t r2,
 		 uint64_t *r0)
 {
-	static const void *const labels[UB_OP__COUNT + 1] = {
+	static const void *const labels[UB_NR_LABELS] = {
 #define UB_OP(id, ...) [UB_OP_##id] = &&L_##id,
 #include "isa/opcodes.def"
 #undef UB_OP
-		[UB_OP__COUNT] = &&L_LDDW_HI,
+		[UB_LBL_LDDW_HI] = &&L_LDDW_HI,
+		[UB_LBL_TAIL_CALL] = &&L_TAIL_CALL,
 	};
 	if (!prog) {	/* asked for the label table, to build threaded code */
 		*(const void *const **)r0 = labels;
@@ -99,7 +100,7 @@ int UB_INTERP_FN(const struct uebpf_prog *prog, struct ub_run *run, uint64_t r1,
 	struct ub_frame frames[UB_MAX_FRAMES];
 	unsigned depth = 0;
 	uint64_t reg[UB_MAX_REG];
-	const struct ub_tslot *const code = prog->code;
+	const struct ub_tslot *code = prog->code;	/* changes only on a tail call */
 	const struct ub_tslot *pc = code;
 	const struct ub_tslot *target;
 #if UB_CHECKED
@@ -229,6 +230,25 @@ call_local:
 	reg[UB_REG_FP] -= UB_STACK_SIZE;
 	pc = target;
 	DISPATCH();
+L_TAIL_CALL: {	/* bpf_tail_call(ctx, prog_array, index): on success never returns */
+#if UB_CHECKED
+	if (prog->helper_def && prog->helper_def[BPF_FUNC_tail_call] &&
+	    !ub_helper_args_ok(run, prog->helper_def[BPF_FUNC_tail_call], &reg[1], fault_why,
+			       sizeof(fault_why)))
+		goto fault_helper;
+#endif
+	const struct uebpf_prog *np = ub_prog_array_get(PTR(reg[2]), (uint32_t)reg[3]);
+	/* A failed tail call (empty slot, bad index, limit reached) falls through. */
+	if (!np || np->checked != UB_CHECKED || run->tail_calls >= UB_MAX_TAIL_CALLS)
+		NEXT();
+	run->tail_calls++;
+#if UB_CHECKED
+	ub_run_add_maps(run, np);
+#endif
+	prog = run->prog = np;	/* helpers see the program now running */
+	pc = code = np->code;
+	DISPATCH();
+	}
 L_CALL_KFUNC:	/* refused at load time; kept so that the table stays complete */
 	goto fault_kfunc;
 L_EXIT:

@@ -173,12 +173,18 @@ void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, s
 	run->pkt_size = pkt ? pkt_size : run->ctx_size;
 	run->budget = prog->budget;
 	run->cpu = 0;
+	run->tail_calls = 0;
 	run->nregions = 0;
 	ub_log_init(&run->err, err_buf, err_size);
 	if (!prog->checked)
 		return;
 	if (pkt != ctx)
 		add_region(run, pkt, pkt_size, 1);
+	ub_run_add_maps(run, prog);
+}
+
+void ub_run_add_maps(struct ub_run *run, const struct uebpf_prog *prog)
+{
 	for (uint32_t i = 0; i < prog->nr_maps; i++) {
 		const struct ub_map *m = prog->maps[i];
 		add_region(run, m->data, m->map_size - UB_SHM_HDR_SIZE,

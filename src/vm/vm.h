@@ -8,6 +8,9 @@
 
 #define UB_DEFAULT_BUDGET	100000000ull
 #define UB_MAX_TAIL_CALLS	33	/* MAX_TAIL_CALL_CNT */
+#define UB_LBL_LDDW_HI		UB_OP__COUNT		/* extra handlers after the table's */
+#define UB_LBL_TAIL_CALL	(UB_OP__COUNT + 1)
+#define UB_NR_LABELS		(UB_OP__COUNT + 2)
 
 /*
  * One instruction in threaded form: the handler's address, then the instruction's own
@@ -46,6 +49,7 @@ struct ub_run {
 	size_t pkt_size;
 	uint64_t budget;
 	unsigned cpu;			/* the per-CPU slot this run owns */
+	unsigned tail_calls;		/* taken so far, at most UB_MAX_TAIL_CALLS */
 	unsigned nregions;
 	struct ub_log err;
 	struct ub_region regions[UB_MAX_REGIONS];
@@ -104,6 +108,8 @@ const char *ub_helper_name(int32_t id);
 /* Sets up a run of prog: context, packet, and (checked mode) the maps' memory. */
 void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, size_t ctx_size,
 		 void *pkt, size_t pkt_size, char *err_buf, size_t err_size);
+/* Checked mode: lets the run touch the memory of prog's maps (also after a tail call). */
+void ub_run_add_maps(struct ub_run *run, const struct uebpf_prog *prog);
 /* Runs prog in its mode. 0 and *r0, or -errno with the reason in run->err. */
 int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0);
 
