@@ -90,6 +90,8 @@ int ub_helper_args_ok(const struct ub_run *run, const struct ub_helper_def *def,
 			bad = size > (1u << 29) || !mem_ok(run, a[i], size, t == UB_ARG_PTR_TO_UNINIT_MEM);
 		} else if (t == UB_ARG_CONST_SIZE) {
 			bad = a[i] == 0;
+		} else if (t == UB_ARG_PTR_TO_STACK_OR_NULL) {
+			bad = a[i] && !mem_ok(run, a[i], 1, 1);
 		} else if (t == UB_ARG_PTR_TO_CTX) {
 			bad = a[i] != (uintptr_t)run->ctx;
 		}

@@ -18,6 +18,8 @@ enum ub_arg {
 	UB_ARG_CONST_SIZE,
 	UB_ARG_CONST_SIZE_OR_ZERO,
 	UB_ARG_PTR_TO_CTX,
+	UB_ARG_PTR_TO_FUNC,		/* a function of the program (lddw func), for callbacks */
+	UB_ARG_PTR_TO_STACK_OR_NULL,	/* callback context: stack memory or NULL */
 };
 
 enum ub_ret {

@@ -47,9 +47,9 @@ static const void *const *labels_for(int checked)
 	uint64_t *out = (uint64_t *)&labels;
 
 	if (checked)
-		ub_interp_run_checked(NULL, NULL, 0, 0, out);
+		ub_interp_run_checked(NULL, NULL, NULL, out);
 	else
-		ub_interp_run_fast(NULL, NULL, 0, 0, out);
+		ub_interp_run_fast(NULL, NULL, NULL, out);
 	return labels;
 }
 

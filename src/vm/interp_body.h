@@ -81,7 +81,7 @@
 		    memcpy(&v_, run->pkt + o_, sizeof(T)); reg[0] = swap(v_); NEXT(); }
 #define ID8(x) (x)
 
-int UB_INTERP_FN(const struct uebpf_prog *prog, struct ub_run *run, uint64_t r1, uint64_t r2,
+int UB_INTERP_FN(struct ub_run *run, const struct ub_tslot *start, const uint64_t *args,
 		 uint64_t *r0)
 {
 	static const void *const labels[UB_NR_LABELS] = {
@@ -91,17 +91,18 @@ int UB_INTERP_FN(const struct uebpf_prog *prog, struct ub_run *run, uint64_t r1,
 		[UB_LBL_LDDW_HI] = &&L_LDDW_HI,
 		[UB_LBL_TAIL_CALL] = &&L_TAIL_CALL,
 	};
-	if (!prog) {	/* asked for the label table, to build threaded code */
+	if (!run) {	/* asked for the label table, to build threaded code */
 		*(const void *const **)r0 = labels;
 		return 0;
 	}
+	const struct uebpf_prog *prog = run->prog;
 
 	uint8_t *const stack = run->stack;
 	struct ub_frame frames[UB_MAX_FRAMES];
 	unsigned depth = 0;
 	uint64_t reg[UB_MAX_REG];
 	const struct ub_tslot *code = prog->code;	/* changes only on a tail call */
-	const struct ub_tslot *pc = code;
+	const struct ub_tslot *pc = start ? start : code;
 	const struct ub_tslot *target;
 #if UB_CHECKED
 	uint64_t budget = run->budget + 1;
@@ -113,8 +114,7 @@ int UB_INTERP_FN(const struct uebpf_prog *prog, struct ub_run *run, uint64_t r1,
 	memset(stack, 0, sizeof(run->stack));
 	memset(reg, 0, sizeof(reg));
 #endif
-	reg[1] = r1;
-	reg[2] = r2;
+	memcpy(&reg[1], args, 5 * sizeof(uint64_t));
 	reg[UB_REG_FP] = (uint64_t)(uintptr_t)(stack + sizeof(run->stack));
 	DISPATCH();
 
@@ -204,7 +204,15 @@ L_CALL:		/* helper: the id was checked against the table at load time */
 	    !ub_helper_args_ok(run, prog->helper_def[pc->imm], &reg[1], fault_why, sizeof(fault_why)))
 		goto fault_helper;
 #endif
+#if UB_CHECKED
+	run->budget = budget;	/* callbacks the helper runs spend the same budget */
+#endif
 	reg[0] = prog->helper_fn[pc->imm](reg[1], reg[2], reg[3], reg[4], reg[5]);
+#if UB_CHECKED
+	budget = run->budget;
+#endif
+	if (__builtin_expect(run->fault != 0, 0))	/* a callback it ran faulted */
+		return run->fault;
 	NEXT();
 L_CALL_LOCAL:	/* bpf-to-bpf call: new frame, r6-r9 preserved for the caller */
 	target = pc + pc->imm + 1;
@@ -253,6 +261,9 @@ L_CALL_KFUNC:	/* refused at load time; kept so that the table stays complete */
 	goto fault_kfunc;
 L_EXIT:
 	if (depth == 0) {
+#if UB_CHECKED
+		run->budget = budget;
+#endif
 		*r0 = reg[0];
 		return 0;
 	}
@@ -316,7 +327,7 @@ fault_kfunc:
 #if UB_CHECKED
 fault_budget:
 	ub_log_printf(&run->err, "insn %zu: instruction budget of %llu exhausted\n",
-		      (size_t)(pc - code), (unsigned long long)run->budget);
+		      (size_t)(pc - code), (unsigned long long)prog->budget);
 	return -ETIME;
 fault_mem:
 	ub_log_printf(&run->err, "insn %zu: invalid %s of %zu bytes at 0x%llx (%s)\n",

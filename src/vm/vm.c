@@ -155,7 +155,7 @@ void uebpf_prog_free(struct uebpf_prog *prog)
 	free(prog);
 }
 
-static void add_region(struct ub_run *run, const void *start, size_t size, int writable)
+void ub_run_add_region(struct ub_run *run, const void *start, size_t size, int writable)
 {
 	if (start && size && run->nregions < UB_MAX_REGIONS)
 		run->regions[run->nregions++] = (struct ub_region){
@@ -174,12 +174,15 @@ void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, s
 	run->budget = prog->budget;
 	run->cpu = 0;
 	run->tail_calls = 0;
+	run->fault = 0;
+	run->nest = 0;
+	run->outer = NULL;
 	run->nregions = 0;
 	ub_log_init(&run->err, err_buf, err_size);
 	if (!prog->checked)
 		return;
 	if (pkt != ctx)
-		add_region(run, pkt, pkt_size, 1);
+		ub_run_add_region(run, pkt, pkt_size, 1);
 	ub_run_add_maps(run, prog);
 }
 
@@ -187,7 +190,7 @@ void ub_run_add_maps(struct ub_run *run, const struct uebpf_prog *prog)
 {
 	for (uint32_t i = 0; i < prog->nr_maps; i++) {
 		const struct ub_map *m = prog->maps[i];
-		add_region(run, m->data, m->map_size - UB_SHM_HDR_SIZE,
+		ub_run_add_region(run, m->data, m->map_size - UB_SHM_HDR_SIZE,
 			   !(m->flags & BPF_F_RDONLY_PROG));
 	}
 }
@@ -197,13 +200,74 @@ int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 	struct ub_run *saved = ub_run_cur;
 	int err;
 
+	uint64_t args[5] = { r1, r2, 0, 0, 0 };
+
 	ub_run_cur = run;
 	if (run->prog->checked)
-		err = ub_interp_run_checked(run->prog, run, r1, r2, r0);
+		err = ub_interp_run_checked(run, NULL, args, r0);
 	else
-		err = ub_interp_run_fast(run->prog, run, r1, r2, r0);
+		err = ub_interp_run_fast(run, NULL, args, r0);
 	ub_run_cur = saved;
 	return err;
+}
+
+/* Is fn the address of an instruction slot of the running program? */
+static const struct ub_tslot *fn_slot(const struct uebpf_prog *prog, uint64_t fn)
+{
+	uintptr_t lo = (uintptr_t)prog->code, hi = (uintptr_t)(prog->code + prog->cnt);
+
+	if (fn < lo || fn >= hi || (fn - lo) % sizeof(struct ub_tslot))
+		return NULL;
+	return (const struct ub_tslot *)(uintptr_t)fn;
+}
+
+int ub_callback_begin(struct ub_run *in, uint64_t fn)
+{
+	struct ub_run *out = ub_run_cur;
+
+	if (!out || !fn_slot(out->prog, fn))
+		return -EINVAL;
+	if (out->nest + 1 >= UB_MAX_FRAMES)
+		return -E2BIG;
+	/* The callback gets its own stack; the caller's stays reachable through pointers
+	 * the program passes (callback_ctx often points into it). */
+	in->prog = out->prog;
+	in->ctx = out->ctx;
+	in->ctx_size = out->ctx_size;
+	in->pkt = out->pkt;
+	in->pkt_size = out->pkt_size;
+	in->budget = out->budget;
+	in->cpu = out->cpu;
+	in->tail_calls = out->tail_calls;
+	in->fault = 0;
+	in->nest = out->nest + 1;
+	in->outer = out;
+	in->err = out->err;
+	in->nregions = out->nregions;
+	memcpy(in->regions, out->regions, out->nregions * sizeof(in->regions[0]));
+	ub_run_add_region(in, out->stack, sizeof(out->stack), 1);
+	ub_run_cur = in;
+	return 0;
+}
+
+int ub_callback_call(struct ub_run *in, uint64_t fn, const uint64_t *args, uint64_t *r0)
+{
+	const struct ub_tslot *start = fn_slot(in->prog, fn);
+
+	if (in->prog->checked)
+		return ub_interp_run_checked(in, start, args, r0);
+	return ub_interp_run_fast(in, start, args, r0);
+}
+
+void ub_callback_end(struct ub_run *in, int err)
+{
+	struct ub_run *out = in->outer;
+
+	ub_run_cur = out;
+	out->err = in->err;	/* keep the log position, and a fault's message */
+	out->budget = in->budget;
+	if (err)
+		out->fault = err;
 }
 
 int uebpf_prog_run_opts(struct uebpf_prog *prog, struct uebpf_run_opts *opts)

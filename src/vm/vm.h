@@ -50,6 +50,9 @@ struct ub_run {
 	uint64_t budget;
 	unsigned cpu;			/* the per-CPU slot this run owns */
 	unsigned tail_calls;		/* taken so far, at most UB_MAX_TAIL_CALLS */
+	int fault;			/* set when a callback run by a helper faulted */
+	unsigned nest;			/* callback nesting level (bpf_loop in bpf_loop ...) */
+	struct ub_run *outer;		/* the run a callback run belongs to */
 	unsigned nregions;
 	struct ub_log err;
 	struct ub_region regions[UB_MAX_REGIONS];
@@ -88,11 +91,14 @@ int ub_prog_create(const struct bpf_insn *insns, size_t insn_cnt,
 
 /* Threaded code for prog in the given mode (interp.c). */
 int ub_interp_prepare(struct uebpf_prog *prog, int checked, struct ub_log *log);
-/* Runs from insn 0 with r1, r2 set. 0 and *r0, or -errno with the reason in run->err. */
-int ub_interp_run_fast(const struct uebpf_prog *prog, struct ub_run *run, uint64_t r1,
-		       uint64_t r2, uint64_t *r0);
-int ub_interp_run_checked(const struct uebpf_prog *prog, struct ub_run *run, uint64_t r1,
-			  uint64_t r2, uint64_t *r0);
+/*
+ * Runs run->prog from `start` (NULL: insn 0) with r1..r5 = args[0..4] until the exit of
+ * that frame. 0 and *r0, or -errno with the reason in run->err.
+ */
+int ub_interp_run_fast(struct ub_run *run, const struct ub_tslot *start, const uint64_t *args,
+		       uint64_t *r0);
+int ub_interp_run_checked(struct ub_run *run, const struct ub_tslot *start,
+			  const uint64_t *args, uint64_t *r0);
 
 /* Checked mode: may the program touch [addr, addr + size)? */
 int ub_run_mem_ok(const struct ub_run *run, const uint8_t *stack, uint64_t addr, size_t size,
@@ -108,8 +114,18 @@ const char *ub_helper_name(int32_t id);
 /* Sets up a run of prog: context, packet, and (checked mode) the maps' memory. */
 void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, size_t ctx_size,
 		 void *pkt, size_t pkt_size, char *err_buf, size_t err_size);
+/* Checked mode: lets the run touch [start, start + size). */
+void ub_run_add_region(struct ub_run *run, const void *start, size_t size, int writable);
 /* Checked mode: lets the run touch the memory of prog's maps (also after a tail call). */
 void ub_run_add_maps(struct ub_run *run, const struct uebpf_prog *prog);
+/*
+ * Callbacks (bpf_loop, for_each_map_elem ...): a helper begins a nested run, calls the
+ * program's function `fn` (a value from lddw func) as often as it needs, and ends it.
+ * A fault inside a callback stops the whole program.
+ */
+int ub_callback_begin(struct ub_run *nested, uint64_t fn);
+int ub_callback_call(struct ub_run *nested, uint64_t fn, const uint64_t *args, uint64_t *r0);
+void ub_callback_end(struct ub_run *nested, int err);
 /* Runs prog in its mode. 0 and *r0, or -errno with the reason in run->err. */
 int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0);
 
