@@ -61,7 +61,6 @@ static int run_loop(struct tr *t, void *ctx, size_t ctx_size, void *pkt, size_t 
 	if (!run)
 		return -ENOMEM;
 	ub_run_init(run, t->p->prog, ctx, ctx_size, pkt, pkt_size, err, sizeof(err));
-	run->cpu = (unsigned)(sched_getcpu() < 0 ? 0 : sched_getcpu()) % (unsigned)ub_num_possible_cpus();
 	uint64_t t0 = now_ns();
 	for (uint32_t i = 0; i < repeat && !rc; i++) {
 		run->budget = t->p->prog->budget;

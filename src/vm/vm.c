@@ -2,6 +2,8 @@
  * ub_vm: loading programs and running them.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vm/vm.h"
@@ -195,6 +197,50 @@ void ub_run_add_maps(struct ub_run *run, const struct uebpf_prog *prog)
 	}
 }
 
+struct cpu_slot {
+	uint32_t busy;
+} __attribute__((aligned(64)));	/* one cache line each: no false sharing */
+
+static struct cpu_slot *slots;
+static unsigned nslots;
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static void slots_init(void)
+{
+	nslots = (unsigned)ub_num_possible_cpus();
+	slots = aligned_alloc(64, nslots * sizeof(*slots));
+	if (slots)
+		memset(slots, 0, nslots * sizeof(*slots));
+	else
+		nslots = 0;
+}
+
+unsigned ub_cpu_slot_get(void)
+{
+	pthread_once(&slots_once, slots_init);
+	if (!nslots)
+		return 0;
+	int cpu = sched_getcpu();
+	unsigned first = cpu < 0 ? 0 : (unsigned)cpu % nslots;
+	for (unsigned spins = 0;; spins++) {
+		for (unsigned i = 0; i < nslots; i++) {
+			struct cpu_slot *s = &slots[(first + i) % nslots];
+			if (!__atomic_load_n(&s->busy, __ATOMIC_RELAXED) &&
+			    !__atomic_exchange_n(&s->busy, 1, __ATOMIC_ACQUIRE))
+				return (first + i) % nslots;
+		}
+		/* More runs than CPUs: wait for one to end, as the kernel would queue them. */
+		if (spins > 16)
+			sched_yield();
+	}
+}
+
+void ub_cpu_slot_put(unsigned slot)
+{
+	if (slot < nslots)
+		__atomic_store_n(&slots[slot].busy, 0, __ATOMIC_RELEASE);
+}
+
 int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 {
 	struct ub_run *saved = ub_run_cur;
@@ -202,12 +248,14 @@ int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 
 	uint64_t args[5] = { r1, r2, 0, 0, 0 };
 
+	run->cpu = ub_cpu_slot_get();
 	ub_run_cur = run;
 	if (run->prog->checked)
 		err = ub_interp_run_checked(run, NULL, args, r0);
 	else
 		err = ub_interp_run_fast(run, NULL, args, r0);
 	ub_run_cur = saved;
+	ub_cpu_slot_put(run->cpu);
 	return err;
 }
 

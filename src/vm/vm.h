@@ -114,6 +114,15 @@ const char *ub_helper_name(int32_t id);
 /* Sets up a run of prog: context, packet, and (checked mode) the maps' memory. */
 void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, size_t ctx_size,
 		 void *pkt, size_t pkt_size, char *err_buf, size_t err_size);
+/*
+ * Per-CPU slots. Per-CPU maps keep one value per possible CPU (the kernel's user-space
+ * layout); a run owns one slot from start to end, so two running programs never use the
+ * same slot at once, as two programs never run on one CPU at once in the kernel. The
+ * slot of the CPU the thread runs on is tried first.
+ */
+unsigned ub_cpu_slot_get(void);
+void ub_cpu_slot_put(unsigned slot);
+
 /* Checked mode: lets the run touch [start, start + size). */
 void ub_run_add_region(struct ub_run *run, const void *start, size_t size, int writable);
 /* Checked mode: lets the run touch the memory of prog's maps (also after a tail call). */
