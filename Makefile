@@ -35,18 +35,27 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_LIB  := $(BUILD)/obj/tests/ut.o
 
+EXAMPLE_SRCS := $(sort $(wildcard examples/*/*.c))
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
+
 STATIC  := $(BUILD)/lib/libuebpf.a
 SONAME  := libuebpf.so.$(VERSION_MAJOR)
 SHARED  := $(BUILD)/lib/libuebpf.so.$(VERSION)
 CLI     := $(BUILD)/bin/uebpf
 PLUGIN  := $(BUILD)/bin/uebpf-plugin
 
-.PHONY: all lib tools tests test asan bench demo install clean
-all: lib tools tests bench-bins
+.PHONY: all lib tools tests examples test asan bench demo install clean
+all: lib tools tests examples bench-bins
 
 lib: $(STATIC) $(SHARED)
 tools: $(CLI) $(PLUGIN)
 tests: $(TEST_BINS)
+examples: $(EXAMPLE_BINS)
+
+# User-space example programs (one directory each), linked like an application would.
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -37,10 +37,10 @@ static uint64_t unwind(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t 
 }
 
 static const struct uebpf_helper conf_helpers[] = {
-	{ 0, "gather_bytes", gather_bytes },
-	{ 2, "no_op", no_op },
-	{ 3, "sqrti", sqrti },
-	{ 5, "unwind", unwind },
+	{ .id = 0, .name = "gather_bytes", .fn = gather_bytes },
+	{ .id = 2, .name = "no_op", .fn = no_op },
+	{ .id = 3, .name = "sqrti", .fn = sqrti },
+	{ .id = 5, .name = "unwind", .fn = unwind },
 };
 
 static int hexval(int c)

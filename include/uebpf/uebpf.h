@@ -47,11 +47,61 @@ enum {
 typedef uint64_t (*uebpf_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 				    uint64_t r5);
 
+/* Argument types of a helper's prototype (the kernel's enum bpf_arg_type). */
+enum uebpf_arg_type {
+	UEBPF_ARG_NONE = 0,		/* no more arguments */
+	UEBPF_ARG_ANYTHING,		/* any scalar */
+	UEBPF_ARG_CONST_MAP_PTR,	/* a map of the program */
+	UEBPF_ARG_PTR_TO_MAP_KEY,	/* key_size readable bytes of the previous map */
+	UEBPF_ARG_PTR_TO_MAP_VALUE,	/* value_size readable bytes */
+	UEBPF_ARG_PTR_TO_MEM,		/* readable memory; the next argument is its size */
+	UEBPF_ARG_PTR_TO_UNINIT_MEM,	/* writable memory; the next argument is its size */
+	UEBPF_ARG_CONST_SIZE,		/* a size > 0 */
+	UEBPF_ARG_CONST_SIZE_OR_ZERO,	/* a size >= 0 */
+	UEBPF_ARG_PTR_TO_CTX,		/* the program's context */
+};
+
+enum uebpf_ret_type {
+	UEBPF_RET_INTEGER = 0,
+	UEBPF_RET_VOID,
+	UEBPF_RET_PTR_TO_MAP_VALUE_OR_NULL,
+};
+
 struct uebpf_helper {
 	uint32_t id;		/* the number in `call N` */
 	const char *name;
 	uebpf_helper_fn fn;
+	/* The prototype that calls are checked against (zero: returns an integer, and
+	 * takes no checked arguments). */
+	uint8_t ret;		/* enum uebpf_ret_type */
+	uint8_t args[5];	/* enum uebpf_arg_type */
 };
+
+/*
+ * Adds a helper to the process-wide table, for programs of the types that allow it
+ * (uebpf_prog_type_register). The id must not be one of the kernel's helpers that
+ * uebpf implements (-EEXIST). Returns 0 or a negative errno.
+ */
+UEBPF_API int uebpf_helper_register(const struct uebpf_helper *helper);
+
+/* A program type of the embedder's own, loaded through bpf_prog_load() with its id. */
+struct uebpf_prog_type_opts {
+	size_t sz;
+	const char *name;
+	uint32_t ctx_size;		/* bytes of the context the program gets in r1 */
+	const uint32_t *helper_ids;	/* registered helpers this type may call */
+	size_t helper_cnt;
+	int base_helpers;		/* also the kernel's helpers every type has */
+};
+
+/* Registers a program type; returns its id (>= 0x20000) or a negative errno. */
+UEBPF_API int uebpf_prog_type_register(const struct uebpf_prog_type_opts *opts);
+
+/*
+ * The program behind a program fd (from bpf_prog_load), to run directly with
+ * uebpf_prog_run(). Valid while the fd stays open; NULL (errno set) if fd is no program.
+ */
+UEBPF_API struct uebpf_prog *uebpf_prog_from_fd(int prog_fd);
 
 struct uebpf_prog_opts {
 	size_t sz;
@@ -63,6 +113,7 @@ struct uebpf_prog_opts {
 	size_t helper_cnt;
 	char *log_buf;			/* load-time messages, like the kernel's log_buf */
 	size_t log_size;
+	size_t ctx_size;		/* checked mode: bytes readable and writable at r1 */
 };
 
 /* Loads a program: validates it and prepares it to run. *progp is set on success. */

@@ -178,7 +178,7 @@ static int check_helpers(const struct bpf_insn *insns, size_t cnt, const struct 
 			ub_log_printf(log, "invalid func unknown#%d\n", in->imm);
 			return -EINVAL;
 		}
-		if (!(d->grp & pt->grp)) {
+		if (!ub_prog_type_allows(pt, d->id, d->grp)) {
 			ub_log_printf(log, "program of this type cannot use helper bpf_%s#%d\n",
 				      d->name, in->imm);
 			return -EINVAL;
@@ -228,7 +228,8 @@ static int load(union bpf_attr *attr, const struct ub_prog_type *pt, struct ub_l
 	}
 	/* No verifier yet: every program runs with runtime checks (checked mode). */
 	struct uebpf_prog_opts o = { .sz = sizeof(o), .flags = UEBPF_PROG_F_CHECKED,
-				     .log_buf = log->buf, .log_size = log->size };
+				     .log_buf = log->buf, .log_size = log->size,
+				     .ctx_size = pt->ctx_size };
 	err = ub_prog_create(insns, cnt, &o, u.maps, u.n, &prog);
 	if (err) {
 		free(insns);
@@ -300,6 +301,16 @@ int ub_cmd_prog_load(union bpf_attr *attr, unsigned int size)
 	if (err < 0 && log.buf && log.len >= log.size && attr->log_level)
 		return -ENOSPC;
 	return err;
+}
+
+struct uebpf_prog *uebpf_prog_from_fd(int prog_fd)
+{
+	struct ub_prog_obj *p = ub_prog_obj_get(prog_fd);
+	if (!p)
+		return NULL;
+	struct uebpf_prog *prog = p->prog;
+	ub_prog_obj_put(p);	/* the fd keeps the program alive */
+	return prog;
 }
 
 int ub_cmd_prog_get_next_id(union bpf_attr *attr, unsigned int size)

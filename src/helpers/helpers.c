@@ -1,8 +1,12 @@
 /*
  * ub_helper: the helper table, expanded from helpers.def.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "helpers/helpers.h"
 #include "maps/map.h"
 #include "vm/vm.h"
@@ -30,19 +34,85 @@ static const struct ub_helper_def defs[] = {
 #undef UB_HELPER
 };
 
-const struct uebpf_helper ub_default_helpers[] = {
-#define UB_HELPER(name_, ...) { BPF_FUNC_##name_, #name_, ub_h_##name_ },
-#include "helpers/helpers.def"
-#undef UB_HELPER
-};
-const size_t ub_default_helper_cnt = sizeof(ub_default_helpers) / sizeof(ub_default_helpers[0]);
+/* Helpers registered by embedders: appended, never removed (programs may use them). */
+static struct ub_helper_def *custom[256];
+static size_t ncustom;
+static pthread_mutex_t custom_lock = PTHREAD_MUTEX_INITIALIZER;
 
-const struct ub_helper_def *ub_helper_find(uint32_t id)
+_Static_assert((int)UEBPF_ARG_PTR_TO_CTX == (int)UB_ARG_PTR_TO_CTX &&
+	       (int)UEBPF_ARG_CONST_MAP_PTR == (int)UB_ARG_CONST_MAP_PTR &&
+	       (int)UEBPF_RET_PTR_TO_MAP_VALUE_OR_NULL == (int)UB_RET_PTR_TO_MAP_VALUE_OR_NULL,
+	       "public and internal prototype kinds share their numbers");
+
+static const struct ub_helper_def *find_builtin(uint32_t id)
 {
 	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
 		if (defs[i].id == id)
 			return &defs[i];
 	return NULL;
+}
+
+const struct ub_helper_def *ub_helper_find(uint32_t id)
+{
+	const struct ub_helper_def *d = find_builtin(id);
+	size_t n = __atomic_load_n(&ncustom, __ATOMIC_ACQUIRE);
+
+	for (size_t i = 0; !d && i < n; i++)
+		if (custom[i]->id == id)
+			d = custom[i];
+	return d;
+}
+
+int uebpf_helper_register(const struct uebpf_helper *h)
+{
+	if (!h || !h->fn || h->id > 0xffff || h->ret > UEBPF_RET_PTR_TO_MAP_VALUE_OR_NULL)
+		return -EINVAL;
+	for (int i = 0; i < 5; i++)
+		if (h->args[i] > UEBPF_ARG_PTR_TO_CTX)
+			return -EINVAL;
+	struct ub_helper_def *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	*d = (struct ub_helper_def){ .id = h->id, .name = h->name ? h->name : "custom",
+				     .fn = h->fn, .grp = UB_GRP_CUSTOM, .ret = h->ret };
+	memcpy(d->args, h->args, 5);
+	int err = 0;
+	pthread_mutex_lock(&custom_lock);
+	if (ub_helper_find(h->id))
+		err = -EEXIST;
+	else if (ncustom >= sizeof(custom) / sizeof(custom[0]))
+		err = -E2BIG;
+	else {
+		custom[ncustom] = d;
+		__atomic_store_n(&ncustom, ncustom + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&custom_lock);
+	if (err)
+		free(d);
+	return err;
+}
+
+int ub_helper_fill(struct uebpf_prog *prog)
+{
+	size_t n = __atomic_load_n(&ncustom, __ATOMIC_ACQUIRE), nb = sizeof(defs) / sizeof(defs[0]);
+	uint32_t max = 0;
+
+	for (size_t i = 0; i < nb + n; i++) {
+		const struct ub_helper_def *d = i < nb ? &defs[i] : custom[i - nb];
+		if (d->id + 1 > max)
+			max = d->id + 1;
+	}
+	prog->helper_fn = calloc(max, sizeof(*prog->helper_fn));
+	prog->helper_def = calloc(max, sizeof(*prog->helper_def));
+	if (!prog->helper_fn || !prog->helper_def)
+		return -ENOMEM;
+	prog->helper_cnt = max;
+	for (size_t i = 0; i < nb + n; i++) {
+		const struct ub_helper_def *d = i < nb ? &defs[i] : custom[i - nb];
+		prog->helper_fn[d->id] = d->fn;
+		prog->helper_def[d->id] = d;
+	}
+	return 0;
 }
 
 const char *ub_helper_name(int32_t id)

@@ -33,6 +33,7 @@ enum ub_helper_grp {
 	UB_GRP_BASE = 1,	/* every program type */
 	UB_GRP_TRACE = 2,	/* tracing types (kprobe, tracepoint, perf_event, ...) */
 	UB_GRP_NET = 4,		/* packet types (xdp, tc, socket filter) */
+	UB_GRP_CUSTOM = 0x80,	/* registered by an embedder: types list them by id */
 };
 
 struct ub_helper_def {
@@ -44,8 +45,12 @@ struct ub_helper_def {
 	uint8_t args[5];
 };
 
-/* The row for a helper id, or NULL. */
+/* The row for a helper id (built in or registered), or NULL. */
 const struct ub_helper_def *ub_helper_find(uint32_t id);
+
+/* Fills prog->helper_fn/helper_def/helper_cnt with every helper of the process. */
+struct uebpf_prog;
+int ub_helper_fill(struct uebpf_prog *prog);
 
 #define UB_HELPER(name, ...) \
 	uint64_t ub_h_##name(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);

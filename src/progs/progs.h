@@ -25,8 +25,15 @@ struct ub_prog_type {
 	uint32_t ctx_size;	/* 0: any ctx_in size */
 	uint8_t grp;		/* enum ub_helper_grp bits */
 	uint8_t run;		/* enum ub_run_kind */
+	const uint32_t *helper_ids;	/* registered types: the custom helpers they may call */
+	size_t nr_helper_ids;
 };
 
+#define UB_FIRST_CUSTOM_TYPE 0x20000u
+
 const struct ub_prog_type *ub_prog_type_find(uint32_t type);
+
+/* May programs of this type call helper `id` of group `grp`? */
+int ub_prog_type_allows(const struct ub_prog_type *pt, uint32_t id, uint8_t grp);
 
 #endif

@@ -2,6 +2,7 @@
  * ub_vm: loading programs and running them.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -10,8 +11,11 @@
 #include "helpers/helpers.h"
 #include "maps/map.h"
 
-static int build_helper_table(struct uebpf_prog *prog, const struct uebpf_helper *h, size_t n,
-			      int with_protos)
+/*
+ * An explicit helper table (uebpf_prog_opts.helpers) replaces the process's: each entry
+ * brings its own prototype, kept in defs owned by the program.
+ */
+static int build_helper_table(struct uebpf_prog *prog, const struct uebpf_helper *h, size_t n)
 {
 	uint32_t max = 0;
 
@@ -19,21 +23,21 @@ static int build_helper_table(struct uebpf_prog *prog, const struct uebpf_helper
 		if (h[i].fn && h[i].id + 1 > max)
 			max = h[i].id + 1;
 	prog->helper_fn = calloc(max ? max : 1, sizeof(*prog->helper_fn));
-	if (!prog->helper_fn)
+	prog->helper_def = calloc(max ? max : 1, sizeof(*prog->helper_def));
+	prog->own_defs = calloc(n ? n : 1, sizeof(*prog->own_defs));
+	if (!prog->helper_fn || !prog->helper_def || !prog->own_defs)
 		return -ENOMEM;
 	prog->helper_cnt = max;
-	for (size_t i = 0; i < n; i++)
-		if (h[i].fn)
-			prog->helper_fn[h[i].id] = h[i].fn;
-	if (!with_protos)
-		return 0;
-	/* The kernel's helpers carry prototypes; checked runs validate arguments by them. */
-	prog->helper_def = calloc(max ? max : 1, sizeof(*prog->helper_def));
-	if (!prog->helper_def)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		if (h[i].fn)
-			prog->helper_def[h[i].id] = ub_helper_find(h[i].id);
+	for (size_t i = 0; i < n; i++) {
+		if (!h[i].fn)
+			continue;
+		struct ub_helper_def *d = &prog->own_defs[i];
+		*d = (struct ub_helper_def){ .id = h[i].id, .name = h[i].name, .fn = h[i].fn,
+					     .grp = UB_GRP_CUSTOM, .ret = h[i].ret };
+		memcpy(d->args, h[i].args, sizeof(d->args));
+		prog->helper_fn[h[i].id] = h[i].fn;
+		prog->helper_def[h[i].id] = d;
+	}
 	return 0;
 }
 
@@ -64,14 +68,8 @@ static int check_calls(const struct uebpf_prog *prog, struct ub_log *log)
 static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size_t cnt,
 		     const struct uebpf_prog_opts *opts, struct ub_log *log)
 {
-	const struct uebpf_helper *h = ub_default_helpers;
-	size_t hn = ub_default_helper_cnt;
 	int err;
 
-	if (opts && opts->helpers) {
-		h = opts->helpers;
-		hn = opts->helper_cnt;
-	}
 	prog->cnt = cnt;
 	prog->insns = malloc(cnt * sizeof(*insns));
 	if (!prog->insns)
@@ -79,9 +77,14 @@ static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size
 	memcpy(prog->insns, insns, cnt * sizeof(*insns));
 	prog->flags = opts ? opts->flags : 0;
 	prog->budget = opts && opts->insn_budget ? opts->insn_budget : UB_DEFAULT_BUDGET;
+	if (opts && opts->sz >= offsetof(struct uebpf_prog_opts, ctx_size) + sizeof(size_t))
+		prog->ctx_size = opts->ctx_size;
 	/* Until the verifier exists, only an explicit TRUSTED flag runs without checks. */
 	prog->checked = !(prog->flags & UEBPF_PROG_F_TRUSTED);
-	err = build_helper_table(prog, h, hn, h == ub_default_helpers);
+	if (opts && opts->helpers)
+		err = build_helper_table(prog, opts->helpers, opts->helper_cnt);
+	else
+		err = ub_helper_fill(prog);
 	if (!err)
 		err = check_calls(prog, log);
 	if (!err)
@@ -153,6 +156,7 @@ void uebpf_prog_free(struct uebpf_prog *prog)
 	free(prog->code);
 	free(prog->helper_fn);
 	free(prog->helper_def);
+	free(prog->own_defs);
 	free(prog->insns);
 	free(prog);
 }
@@ -337,7 +341,7 @@ uint64_t uebpf_prog_run(const struct uebpf_prog *prog, void *ctx)
 	struct ub_run run;
 	uint64_t r0 = 0;
 
-	ub_run_init(&run, prog, ctx, 0, NULL, 0, NULL, 0);
+	ub_run_init(&run, prog, ctx, prog->ctx_size, NULL, 0, NULL, 0);
 	ub_run_exec(&run, (uintptr_t)ctx, 0, &r0);
 	return r0;
 }

@@ -71,10 +71,12 @@ struct uebpf_prog {
 	struct ub_tslot *code;
 	uebpf_helper_fn *helper_fn;	/* indexed by helper id */
 	const struct ub_helper_def **helper_def;	/* prototypes, for checked runs */
+	struct ub_helper_def *own_defs;	/* prototypes of an explicit helper table */
 	uint32_t helper_cnt;
 	uint32_t flags;
 	int checked;			/* run with runtime memory checks and a budget */
 	uint64_t budget;
+	size_t ctx_size;		/* bytes of the context (checked mode bounds) */
 	struct ub_map **maps;		/* maps the program uses (one reference each) */
 	uint32_t nr_maps;
 	uint64_t run_cnt;		/* statistics, while enabled (atomic) */
@@ -138,8 +140,6 @@ void ub_callback_end(struct ub_run *nested, int err);
 /* Runs prog in its mode. 0 and *r0, or -errno with the reason in run->err. */
 int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0);
 
-/* The default helper table (helpers/helpers.c). */
-extern const struct uebpf_helper ub_default_helpers[];
-extern const size_t ub_default_helper_cnt;
+
 
 #endif
