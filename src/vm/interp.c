@@ -17,8 +17,13 @@ static int in_range(uint64_t addr, size_t size, uintptr_t start, size_t len)
 int ub_run_mem_ok(const struct ub_run *run, const uint8_t *stack, uint64_t addr, size_t size,
 		  int store)
 {
-	if (in_range(addr, size, (uintptr_t)stack, UB_MAX_FRAMES * UB_STACK_SIZE))
+	if (stack && in_range(addr, size, (uintptr_t)stack, UB_MAX_FRAMES * UB_STACK_SIZE))
 		return 1;
+	/* JIT: the eBPF stack of each active native frame is the 512 bytes below its rbp. */
+	for (uint32_t k = 0; run->jit_active && k <= run->jit_depth && k < UB_MAX_FRAMES; k++)
+		if (run->jit_frame[k] &&
+		    in_range(addr, size, (uintptr_t)run->jit_frame[k] - UB_STACK_SIZE, UB_STACK_SIZE))
+			return 1;
 	if (run->ctx && in_range(addr, size, (uintptr_t)run->ctx, run->ctx_size))
 		return 1;
 	for (unsigned i = 0; i < run->nregions; i++) {

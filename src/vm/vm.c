@@ -10,6 +10,7 @@
 #include "vm/vm.h"
 #include "helpers/helpers.h"
 #include "maps/map.h"
+#include "jit/jit.h"
 
 /*
  * An explicit helper table (uebpf_prog_opts.helpers) replaces the process's: each entry
@@ -89,6 +90,8 @@ static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size
 		err = check_calls(prog, log);
 	if (!err)
 		err = ub_interp_prepare(prog, prog->checked, log);
+	if (!err && opts && opts->engine == UEBPF_ENGINE_JIT)
+		err = ub_jit_compile(prog, prog->checked, log);
 	return err;
 }
 
@@ -102,10 +105,6 @@ int uebpf_prog_new(const struct bpf_insn *insns, size_t insn_cnt,
 static int precheck(const struct bpf_insn *insns, size_t insn_cnt,
 		    const struct uebpf_prog_opts *opts, struct ub_log *log)
 {
-	if (opts && opts->engine == UEBPF_ENGINE_JIT) {
-		ub_log_printf(log, "JIT not available\n");
-		return -EOPNOTSUPP;
-	}
 	if (insn_cnt > (1u << 20)) {
 		ub_log_printf(log, "program of %zu instructions is too large (limit %u)\n",
 			      insn_cnt, 1u << 20);
@@ -153,6 +152,7 @@ void uebpf_prog_free(struct uebpf_prog *prog)
 	for (uint32_t i = 0; i < prog->nr_maps; i++)
 		ub_map_put(prog->maps[i]);
 	free(prog->maps);
+	ub_jit_free(prog->jit);
 	free(prog->code);
 	free(prog->helper_fn);
 	free(prog->helper_def);
@@ -183,6 +183,9 @@ void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, s
 	run->fault = 0;
 	run->nest = 0;
 	run->outer = NULL;
+	run->jb = NULL;
+	run->jit_active = 0;
+	run->jit_depth = 0;
 	run->nregions = 0;
 	ub_log_init(&run->err, err_buf, err_size);
 	if (!prog->checked)
@@ -254,7 +257,9 @@ int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 
 	run->cpu = ub_cpu_slot_get();
 	ub_run_cur = run;
-	if (run->prog->checked)
+	if (run->prog->jit)
+		err = ub_jit_run(run, args, r0);
+	else if (run->prog->checked)
 		err = ub_interp_run_checked(run, NULL, args, r0);
 	else
 		err = ub_interp_run_fast(run, NULL, args, r0);
@@ -273,11 +278,17 @@ static const struct ub_tslot *fn_slot(const struct uebpf_prog *prog, uint64_t fn
 	return (const struct ub_tslot *)(uintptr_t)fn;
 }
 
+/* Is fn a function of the running program, in its engine's form? */
+static int fn_ok(const struct uebpf_prog *prog, uint64_t fn)
+{
+	return prog->jit ? ub_jit_is_entry(prog, fn) : fn_slot(prog, fn) != NULL;
+}
+
 int ub_callback_begin(struct ub_run *in, uint64_t fn)
 {
 	struct ub_run *out = ub_run_cur;
 
-	if (!out || !fn_slot(out->prog, fn))
+	if (!out || !fn_ok(out->prog, fn))
 		return -EINVAL;
 	if (out->nest + 1 >= UB_MAX_FRAMES)
 		return -E2BIG;
@@ -297,7 +308,16 @@ int ub_callback_begin(struct ub_run *in, uint64_t fn)
 	in->err = out->err;
 	in->nregions = out->nregions;
 	memcpy(in->regions, out->regions, out->nregions * sizeof(in->regions[0]));
-	ub_run_add_region(in, out->stack, sizeof(out->stack), 1);
+	in->jb = out->jb;
+	in->jit_active = out->jit_active;
+	in->jit_depth = 0;
+	in->jit_frame[0] = 0;	/* the callback's own frames are recorded as it enters */
+	if (!out->jit_active)
+		ub_run_add_region(in, out->stack, sizeof(out->stack), 1);
+	for (uint32_t k = 0; out->jit_active && k <= out->jit_depth && k < UB_MAX_FRAMES; k++)
+		if (out->jit_frame[k])
+			ub_run_add_region(in, (void *)(uintptr_t)(out->jit_frame[k] - UB_STACK_SIZE),
+					  UB_STACK_SIZE, 1);
 	ub_run_cur = in;
 	return 0;
 }
@@ -306,6 +326,10 @@ int ub_callback_call(struct ub_run *in, uint64_t fn, const uint64_t *args, uint6
 {
 	const struct ub_tslot *start = fn_slot(in->prog, fn);
 
+	if (in->prog->jit) {
+		*r0 = ub_jit_call_fn(in, fn, args);
+		return 0;	/* a fault inside left through longjmp */
+	}
 	if (in->prog->checked)
 		return ub_interp_run_checked(in, start, args, r0);
 	return ub_interp_run_fast(in, start, args, r0);

@@ -4,6 +4,7 @@
 #ifndef UB_VM_H
 #define UB_VM_H
 #include <uebpf/uebpf.h>
+#include <setjmp.h>
 #include "isa/isa.h"
 
 #define UB_DEFAULT_BUDGET	100000000ull
@@ -53,6 +54,13 @@ struct ub_run {
 	int fault;			/* set when a callback run by a helper faulted */
 	unsigned nest;			/* callback nesting level (bpf_loop in bpf_loop ...) */
 	struct ub_run *outer;		/* the run a callback run belongs to */
+	/* JIT: where a fault or an out-of-bounds LD_ABS returns to, and the native frames
+	 * (their frame pointers) that checked code may address as eBPF stack. */
+	jmp_buf *jb;
+	int jit_active;
+	int jit_ld_oob;
+	uint32_t jit_depth;
+	uint64_t jit_frame[UB_MAX_FRAMES];
 	unsigned nregions;
 	struct ub_log err;
 	struct ub_region regions[UB_MAX_REGIONS];
@@ -81,6 +89,7 @@ struct uebpf_prog {
 	uint32_t nr_maps;
 	uint64_t run_cnt;		/* statistics, while enabled (atomic) */
 	uint64_t run_time_ns;
+	struct ub_jit_image *jit;	/* compiled code, when the JIT runs this program */
 };
 
 /*

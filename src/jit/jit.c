@@ -1,0 +1,460 @@
+/*
+ * ub_jit: translation of eBPF to x86-64, one instruction at a time, in two passes: the
+ * first measures every instruction's code (all branches use 32-bit displacements, so sizes
+ * do not depend on targets), the second emits into memory mapped writable, which then
+ * becomes executable and read-only (never writable and executable at once).
+ *
+ * Registers: r0 rax, r1 rdi, r2 rsi, r3 rdx, r4 rcx, r5 r8 (the C argument registers, so
+ * helper calls need no shuffling), r6 rbx, r7 r13, r8 r14, r9 r15 (callee-saved, as r6-r9
+ * are), r10 rbp (the frame pointer). r12 holds the run (struct ub_run *), r9-r11 are
+ * scratch. Every function (the program and each subprogram) has the same frame:
+ * rbp, 512 bytes of eBPF stack, the saved rbx r13 r14 r15 r12, 8 bytes of padding.
+ *
+ * Checked mode (unverified programs) calls a checker before every memory access, counts
+ * an instruction budget at function entries and backward jumps, and limits call depth.
+ * A fault leaves through longjmp to ub_jit_run, discarding the native frames.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "jit/jit.h"
+#include "jit/x86.h"
+#include "helpers/helpers.h"
+#include "maps/map.h"
+
+static const uint8_t map_reg[UB_MAX_REG] = {
+	X_RAX, X_RDI, X_RSI, X_RDX, X_RCX, X_R8, X_RBX, X_R13, X_R14, X_R15, X_RBP,
+};
+#define RUN	X_R12
+#define TMP	X_R11
+#define TMP2	X_R10
+#define AUX	X_R9
+#define FRAME	(UB_STACK_SIZE + 8)	/* eBPF stack plus alignment padding */
+
+struct jctx {
+	struct ub_x86 x;
+	const struct uebpf_prog *prog;
+	int checked;
+	uint32_t *off;		/* per insn: start of its body code */
+	uint32_t *entry;	/* per insn: start of its prologue if a function entry, else 0 */
+	uint8_t *is_entry;
+	size_t stub_check, stub_budget, stub_depth, stub_cbtramp;
+	int in_main;		/* emitting the main program (not a subprogram) */
+	struct ub_log *log;
+	int bad;
+};
+
+#define R(n) (map_reg[(n)])
+
+/* ---- Runtime support called from generated code ---- */
+
+/* Leaves the program: the fault reaches the outermost run (callbacks nest runs). */
+static void jit_fault(struct ub_run *run, int err)
+{
+	run->fault = err;
+	for (struct ub_run *r = run; r->outer; r = r->outer) {
+		r->outer->fault = err;
+		r->outer->err = r->err;
+	}
+	longjmp(*run->jb, 1);
+}
+
+/* Checked mode: may the program touch [addr, addr + size)? */
+static void jit_check(struct ub_run *run, uint64_t addr, uint32_t sizeflags, uint32_t insn)
+{
+	size_t size = sizeflags & 0xff;
+	int store = (sizeflags >> 8) & 1, atomic = (sizeflags >> 9) & 1;
+	const uint8_t *stack = NULL;	/* the frames in run->jit_frame are the stack */
+
+	if (ub_run_mem_ok(run, stack, addr, size, store) && !(atomic && (addr & (size - 1))))
+		return;
+	if (atomic && ub_run_mem_ok(run, stack, addr, size, store))
+		ub_log_printf(&run->err, "insn %u: misaligned atomic access at 0x%llx\n", insn,
+			      (unsigned long long)addr);
+	else
+		ub_log_printf(&run->err, "insn %u: invalid %s of %zu bytes at 0x%llx (%s)\n", insn,
+			      store ? "store" : "load", size, (unsigned long long)addr,
+			      ub_run_mem_ok(run, stack, addr, size, 0) ? "memory is read-only"
+								       : "outside the stack, context and maps");
+	jit_fault(run, -EFAULT);
+}
+
+static void jit_budget(struct ub_run *run, uint32_t insn)
+{
+	ub_log_printf(&run->err, "insn %u: instruction budget of %llu exhausted\n", insn,
+		      (unsigned long long)run->prog->budget);
+	jit_fault(run, -ETIME);
+}
+
+static void jit_depth(struct ub_run *run, uint32_t insn)
+{
+	ub_log_printf(&run->err, "insn %u: call stack too deep (more than %d frames)\n", insn,
+		      UB_MAX_FRAMES);
+	jit_fault(run, -E2BIG);
+}
+
+/* Helper call from checked code: arguments checked by the prototype first. */
+static uint64_t jit_helper_checked(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+				   uint64_t r5, uint32_t id)
+{
+	struct ub_run *run = ub_run_cur;
+	const struct uebpf_prog *prog = run->prog;
+	uint64_t args[5] = { r1, r2, r3, r4, r5 };
+	char why[160];
+
+	if (prog->helper_def && prog->helper_def[id] &&
+	    !ub_helper_args_ok(run, prog->helper_def[id], args, why, sizeof(why))) {
+		ub_log_printf(&run->err, "call %s#%u: %s\n", ub_helper_name((int32_t)id), id, why);
+		jit_fault(run, -EFAULT);
+	}
+	uint64_t r0 = prog->helper_fn[id](r1, r2, r3, r4, r5);
+	if (run->fault)
+		jit_fault(run, run->fault);
+	return r0;
+}
+
+/* After a helper that runs callbacks: a fault inside one stops the program. */
+static void jit_after_callbacks(void)
+{
+	struct ub_run *run = ub_run_cur;
+	if (run->fault)
+		jit_fault(run, run->fault);
+}
+
+/* LD_ABS / LD_IND: network byte order; out of bounds ends the program with r0 = 0. */
+static uint64_t jit_ld_pkt(int64_t off, uint32_t size)
+{
+	struct ub_run *run = ub_run_cur;
+	uint32_t v32 = 0;
+	uint16_t v16 = 0;
+
+	if (off < 0 || (uint64_t)off + size > run->pkt_size) {
+		run->fault = 0;
+		run->jit_ld_oob = 1;
+		longjmp(*run->jb, 1);
+	}
+	if (size == 1)
+		return run->pkt[off];
+	if (size == 2) {
+		memcpy(&v16, run->pkt + off, 2);
+		return __builtin_bswap16(v16);
+	}
+	memcpy(&v32, run->pkt + off, 4);
+	return __builtin_bswap32(v32);
+}
+
+/* bpf_tail_call: the body of the target program, or NULL to fall through. */
+static const void *jit_tail(uint64_t map, uint64_t idx)
+{
+	struct ub_run *run = ub_run_cur;
+	const struct uebpf_prog *np = ub_prog_array_get((const struct ub_map *)(uintptr_t)map,
+							(uint32_t)idx);
+
+	int known = !run->prog->checked;
+	for (uint32_t i = 0; !known && i < run->prog->nr_maps; i++)
+		known = (uintptr_t)run->prog->maps[i] == map;
+	if (!known)
+		return NULL;	/* checked mode: not one of the program's maps */
+	if (!np || !np->jit || np->checked != run->prog->checked ||
+	    run->tail_calls >= UB_MAX_TAIL_CALLS)
+		return NULL;
+	run->tail_calls++;
+	run->prog = np;
+	if (np->checked)
+		ub_run_add_maps(run, np);
+	return np->jit->code + np->jit->body_off;
+}
+
+/* callx: a function of this program (from lddw func), or a helper id. */
+static uint64_t jit_callx(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5,
+			  uint64_t target)
+{
+	struct ub_run *run = ub_run_cur;
+	const struct uebpf_prog *prog = run->prog;
+	uint64_t args[5] = { r1, r2, r3, r4, r5 }, r0 = 0;
+
+	if (ub_jit_is_entry(prog, target)) {
+		int err = ub_callback_call(run, target, args, &r0);
+		if (err)
+			jit_fault(run, err);
+		return r0;
+	}
+	if (target < prog->helper_cnt && prog->helper_fn[target]) {
+		if (prog->checked)
+			return jit_helper_checked(r1, r2, r3, r4, r5, (uint32_t)target);
+		return prog->helper_fn[target](r1, r2, r3, r4, r5);
+	}
+	ub_log_printf(&run->err, "callx to 0x%llx, which is neither a function nor a known helper\n",
+		      (unsigned long long)target);
+	jit_fault(run, -EINVAL);
+	return 0;
+}
+
+/* ---- Emission helpers ---- */
+
+static void emit_prologue(struct jctx *j, int is_main, size_t insn)
+{
+	struct ub_x86 *x = &j->x;
+
+	x_push(x, X_RBP);
+	x_rr(x, XO_MOV_RM_R, 1, X_RSP, X_RBP);		/* mov rbp, rsp */
+	x_grp1_ri(x, XG1_SUB, 1, X_RSP, UB_STACK_SIZE);
+	x_push(x, X_RBX);
+	x_push(x, X_R13);
+	x_push(x, X_R14);
+	x_push(x, X_R15);
+	x_push(x, X_R12);
+	x_grp1_ri(x, XG1_SUB, 1, X_RSP, 8);
+	if (is_main)
+		x_rr(x, XO_MOV_RM_R, 1, X_RDX, RUN);	/* mov r12, rdx: the run */
+	if (!j->checked)
+		return;
+	if (!is_main) {		/* inc dword [r12 + depth]; cmp ..., 8; jae depth fault */
+		x_rm(x, XO_GRP1_RM_I8, 0, XG1_ADD, RUN, offsetof(struct ub_run, jit_depth), 0);
+		x_byte(x, 1);
+		x_rm(x, XO_GRP1_RM_I8, 0, XG1_CMP, RUN, offsetof(struct ub_run, jit_depth), 0);
+		x_byte(x, UB_MAX_FRAMES);
+		x_mov_ri(x, AUX, insn);
+		x_jcc(x, CC_AE, j->stub_depth);
+	}
+	/* jit_frame[depth] = rbp: this frame's eBPF stack is addressable */
+	x_rm(x, XO_MOV_R_RM, 0, TMP, RUN, offsetof(struct ub_run, jit_depth), 0);
+	x_store_idx8(x, X_RBP, RUN, TMP, offsetof(struct ub_run, jit_frame));
+}
+
+static void emit_budget(struct jctx *j, size_t insn)
+{
+	struct ub_x86 *x = &j->x;
+
+	if (!j->checked)
+		return;
+	x_mov_ri(x, AUX, insn);
+	x_rm(x, XO_GRP1_RM_I8, 1, XG1_SUB, RUN, offsetof(struct ub_run, budget), 0);
+	x_byte(x, 1);
+	x_jcc(x, CC_E, j->stub_budget);
+}
+
+static void emit_epilogue(struct jctx *j, int is_main)
+{
+	struct ub_x86 *x = &j->x;
+
+	if (j->checked && !is_main) {	/* dec dword [r12 + depth] */
+		x_rm(x, XO_GRP1_RM_I8, 0, XG1_SUB, RUN, offsetof(struct ub_run, jit_depth), 0);
+		x_byte(x, 1);
+	}
+	x_grp1_ri(x, XG1_ADD, 1, X_RSP, 8);
+	x_pop(x, X_R12);
+	x_pop(x, X_R15);
+	x_pop(x, X_R14);
+	x_pop(x, X_R13);
+	x_pop(x, X_RBX);
+	x_byte(x, XO_LEAVE);
+	x_byte(x, XO_RET);
+}
+
+/* Checked mode: address in TMP, then call the check stub. */
+static void emit_mem_check(struct jctx *j, int base, int16_t off, unsigned size, int store,
+			   int atomic, size_t insn)
+{
+	struct ub_x86 *x = &j->x;
+
+	if (!j->checked)
+		return;
+	x_rm(x, XO_LEA, 1, TMP, base, off, 0);
+	x_mov_ri(x, TMP2, size | (unsigned)store << 8 | (unsigned)atomic << 9);
+	x_mov_ri(x, AUX, insn);
+	x_call_rel(x, j->stub_check);
+}
+
+/* A C call from generated code: helpers take r1-r5 where they are. */
+static void emit_call_c(struct jctx *j, const void *fn)
+{
+	x_call_abs(&j->x, TMP, fn);
+}
+
+#include "jit/jit_insn.h"
+
+/* ---- Stubs shared by the whole image ---- */
+
+static void emit_stubs(struct jctx *j)
+{
+	struct ub_x86 *x = &j->x;
+	static const uint8_t saved[] = { X_RAX, X_RDI, X_RSI, X_RDX, X_RCX, X_R8 };
+
+	/* check stub: called with the address in r11, size/flags in r10, insn in r9 */
+	j->stub_check = x->len;
+	for (size_t i = 0; i < sizeof(saved); i++)
+		x_push(x, saved[i]);
+	x_grp1_ri(x, XG1_SUB, 1, X_RSP, 8);
+	x_rr(x, XO_MOV_RM_R, 1, RUN, X_RDI);
+	x_rr(x, XO_MOV_RM_R, 1, TMP, X_RSI);
+	x_rr(x, XO_MOV_RM_R, 0, TMP2, X_RDX);
+	x_rr(x, XO_MOV_RM_R, 0, AUX, X_RCX);
+	emit_call_c(j, (const void *)jit_check);
+	x_grp1_ri(x, XG1_ADD, 1, X_RSP, 8);
+	for (size_t i = sizeof(saved); i-- > 0;)
+		x_pop(x, saved[i]);
+	x_byte(x, XO_RET);
+	/* budget and depth stubs: jumped to with the insn in r9; they never return */
+	j->stub_budget = x->len;
+	x_rr(x, XO_MOV_RM_R, 1, RUN, X_RDI);
+	x_rr(x, XO_MOV_RM_R, 0, AUX, X_RSI);
+	emit_call_c(j, (const void *)jit_budget);
+	j->stub_depth = x->len;
+	x_rr(x, XO_MOV_RM_R, 1, RUN, X_RDI);
+	x_rr(x, XO_MOV_RM_R, 0, AUX, X_RSI);
+	emit_call_c(j, (const void *)jit_depth);
+	/* callback trampoline: (r1..r5, fn in r9, run as 7th argument) -> r0 */
+	j->stub_cbtramp = x->len;
+	x_push(x, X_R12);
+	x_rm(x, XO_MOV_R_RM, 1, X_R12, X_RSP, 16, 0);
+	x_rex(x, 0, 0, 0, AUX, 0);
+	x_byte(x, XO_GRP5_RM);
+	x_modrm(x, 3, XG5_CALL, AUX);
+	x_pop(x, X_R12);
+	x_byte(x, XO_RET);
+}
+
+/* ---- Function entries and the two passes ---- */
+
+static int mark_entries(struct jctx *j)
+{
+	const struct bpf_insn *in = j->prog->insns;
+	size_t n = j->prog->cnt;
+
+	j->is_entry[0] = 1;
+	for (size_t i = 0; i < n; i++) {
+		int op = ub_isa_lookup(&in[i]);
+		long t = (long)i + 1 + in[i].imm;
+		if (op == UB_OP_CALL_LOCAL || op == UB_OP_LDDW_FUNC) {
+			if (t < 0 || (size_t)t >= n)
+				return -EINVAL;
+			j->is_entry[t] = 1;
+		}
+		if (ub_ops[op].fmt == UB_FMT_LDDW)
+			i++;
+	}
+	return 0;
+}
+
+static void emit_all(struct jctx *j)
+{
+	const struct bpf_insn *in = j->prog->insns;
+	size_t n = j->prog->cnt;
+
+	for (size_t i = 0; i < n; i++) {
+		if (j->is_entry[i]) {	/* functions are contiguous: this one runs to the next */
+			j->entry[i] = (uint32_t)j->x.len;
+			j->in_main = i == 0;
+			emit_prologue(j, i == 0, i);
+			emit_budget(j, i);
+		}
+		j->off[i] = (uint32_t)j->x.len;
+		int op = ub_isa_lookup(&in[i]);
+		emit_insn(j, op, &in[i], i);
+		if (ub_ops[op].fmt == UB_FMT_LDDW)
+			j->off[++i] = (uint32_t)j->x.len;
+	}
+	emit_stubs(j);
+}
+
+int ub_jit_is_entry(const struct uebpf_prog *prog, uint64_t fn)
+{
+	const struct ub_jit_image *img = prog->jit;
+	uintptr_t base = img ? (uintptr_t)img->code : 0;
+
+	if (!img || fn < base || fn >= base + img->size)
+		return 0;
+	for (size_t i = 0; i < prog->cnt; i++)
+		if (img->entry_off[i] && base + img->entry_off[i] == fn)
+			return 1;
+	return fn == base;	/* insn 0's prologue starts the image */
+}
+
+int ub_jit_compile(struct uebpf_prog *prog, int checked, struct ub_log *log)
+{
+	struct jctx j = { .prog = prog, .checked = checked, .log = log };
+	struct ub_jit_image *img = calloc(1, sizeof(*img));
+
+	j.off = calloc(prog->cnt + 1, sizeof(*j.off));
+	j.entry = calloc(prog->cnt + 1, sizeof(*j.entry));
+	j.is_entry = calloc(prog->cnt + 1, 1);
+	int err = !img || !j.off || !j.entry || !j.is_entry ? -ENOMEM : mark_entries(&j);
+	if (!err) {
+		emit_all(&j);		/* pass 1: sizes and offsets */
+		img->map_size = (j.x.len + 4095) & ~(size_t)4095;
+		void *mem = mmap(NULL, img->map_size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem == MAP_FAILED) {
+			err = -ENOMEM;
+		} else {
+			img->code = mem;
+			j.x = (struct ub_x86){ .buf = mem, .cap = img->map_size };
+			emit_all(&j);	/* pass 2: the same code, with every target known */
+			img->size = j.x.len;
+			if (j.x.overflow || j.bad || mprotect(mem, img->map_size, PROT_READ | PROT_EXEC))
+				err = -EFAULT;
+		}
+	}
+	if (err) {
+		if (img && img->code)
+			munmap(img->code, img->map_size);
+		free(img);
+		free(j.off);
+		free(j.entry);
+	} else {
+		img->insn_off = j.off;
+		img->entry_off = j.entry;
+		img->body_off = j.off[0];
+		img->tramp_off = j.stub_cbtramp;
+		prog->jit = img;
+	}
+	free(j.is_entry);
+	return err;
+}
+
+void ub_jit_free(struct ub_jit_image *img)
+{
+	if (!img)
+		return;
+	munmap(img->code, img->map_size);
+	free(img->insn_off);
+	free(img->entry_off);
+	free(img);
+}
+
+int ub_jit_run(struct ub_run *run, const uint64_t *args, uint64_t *r0)
+{
+	const struct ub_jit_image *img = run->prog->jit;
+	jmp_buf jb, *saved = run->jb;
+
+	run->jb = &jb;
+	run->jit_active = 1;
+	run->jit_depth = 0;
+	run->jit_ld_oob = 0;
+	if (setjmp(jb)) {
+		run->jb = saved;
+		ub_run_cur = run;
+		*r0 = 0;
+		if (run->jit_ld_oob)
+			return 0;	/* LD_ABS out of bounds: the program returns 0 */
+		return run->fault ? run->fault : -EFAULT;
+	}
+	*r0 = ((ub_jit_entry)(uintptr_t)img->code)(args[0], args[1], run);
+	run->jb = saved;
+	return 0;
+}
+
+/* Calls a function of a compiled program with r1..r5 (callbacks, callx). */
+uint64_t ub_jit_call_fn(struct ub_run *run, uint64_t fn, const uint64_t *args)
+{
+	typedef uint64_t (*tramp_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+				     struct ub_run *);
+	const struct ub_jit_image *img = run->prog->jit;
+	tramp_fn t = (tramp_fn)(uintptr_t)(img->code + img->tramp_off);
+
+	return t(args[0], args[1], args[2], args[3], args[4], fn, run);
+}
