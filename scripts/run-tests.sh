@@ -31,7 +31,7 @@ for t in tests/*.sh; do
 	echo "$last"
 	record "$last"
 done
-for engine in --interp; do
+for engine in --interp --jit; do
 	out=$(python3 tests/conformance.py "$BUILD/bin/uebpf-plugin" $engine 2>&1)
 	last=$(tail -n 1 <<<"$out")
 	grep FAIL <<<"$out" | head -20
