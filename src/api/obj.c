@@ -33,6 +33,16 @@ void ub_obj_put(struct ub_obj *obj)
 		obj->release(obj);
 }
 
+/* Drops the reference of an fd-table entry (called without the table lock). */
+static void drop_entry(struct ub_obj *obj)
+{
+	if (!obj)
+		return;
+	if (__atomic_sub_fetch(&obj->usercnt, 1, __ATOMIC_ACQ_REL) == 0 && obj->last_user)
+		obj->last_user(obj);
+	ub_obj_put(obj);
+}
+
 static int grow(size_t fd)
 {
 	size_t n = tab_len ? tab_len : 64;
@@ -79,7 +89,7 @@ void ub_obj_sweep(void)
 		n = sweep_locked(dead, 64);
 		pthread_mutex_unlock(&tab_lock);
 		for (size_t i = 0; i < n; i++)
-			ub_obj_put(dead[i]);
+			drop_entry(dead[i]);
 	} while (n == 64);
 }
 
@@ -99,25 +109,33 @@ int ub_obj_install(struct ub_obj *obj, int fd)
 		if (!obj->id)
 			obj->id = ++next_id[obj->type];
 		old = tab[fd].obj;	/* the fd number was closed and reused */
+		__atomic_add_fetch(&obj->usercnt, 1, __ATOMIC_RELAXED);
 		tab[fd] = (struct fd_entry){ .obj = obj, .dev = st.st_dev, .ino = st.st_ino };
 	}
 	pthread_mutex_unlock(&tab_lock);
-	ub_obj_put(old);
+	drop_entry(old);
 	return err;
 }
 
 struct ub_obj *ub_obj_get(int fd, enum ub_obj_type type)
 {
-	struct ub_obj *obj = NULL;
+	struct ub_obj *obj = NULL, *stale = NULL;
 
 	pthread_mutex_lock(&tab_lock);
-	if (fd >= 0 && (size_t)fd < tab_len)
-		obj = tab[fd].obj;
+	if (fd >= 0 && (size_t)fd < tab_len && tab[fd].obj) {
+		/* An fd closed with plain close() and reused for another file is not the object. */
+		if (same_file(fd, &tab[fd]))
+			obj = tab[fd].obj;
+		else
+			stale = tab[fd].obj, tab[fd].obj = NULL;
+	}
 	if (obj && obj->type == type)
 		ub_obj_hold(obj);
 	pthread_mutex_unlock(&tab_lock);
+	drop_entry(stale);
 	if (!obj) {
-		errno = EBADF;
+		/* As the kernel: EBADF for an fd that is not open, EINVAL for any other file. */
+		errno = fd >= 0 && fcntl(fd, F_GETFD) >= 0 ? EINVAL : EBADF;
 		return NULL;
 	}
 	if (obj->type != type) {

@@ -18,6 +18,11 @@ struct ub_obj {
 					 * fds users hold are dups of it, so a user closing
 					 * theirs never touches the object */
 	void (*release)(struct ub_obj *obj);
+	/* User references (fds in the table), as the kernel's usercnt: when the last one
+	 * goes, last_user runs (a prog array drops its programs, breaking the cycle of a
+	 * program that tail-calls through the array it is stored in). */
+	int usercnt;
+	void (*last_user)(struct ub_obj *obj);
 };
 
 /* Assigns an id and registers fd -> obj (taking over the caller's reference). */

@@ -22,6 +22,8 @@ struct prog_array {
 	struct ub_prog_obj *slot[];
 };
 
+static void prog_array_clear(struct ub_obj *obj);
+
 static int prog_array_check(const union bpf_attr *attr)
 {
 	const uint32_t allowed = BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY |
@@ -46,6 +48,7 @@ static int prog_array_init(struct ub_map *map)
 		return -ENOMEM;
 	pthread_mutex_init(&pa->lock, NULL);
 	map->priv = pa;
+	map->obj.last_user = prog_array_clear;
 	return 0;
 }
 
@@ -96,6 +99,20 @@ static int prog_array_lookup_user(struct ub_map *map, const void *key, void *val
 	return 0;
 }
 
+/*
+ * Retired programs can go once no run is in flight: a run that could still be inside one
+ * started before it left its slot and holds a per-CPU slot until it ends. Called with
+ * pa->lock held.
+ */
+static void release_retired(struct prog_array *pa)
+{
+	if (!pa->nretired || !ub_cpu_slots_idle())
+		return;
+	for (size_t i = 0; i < pa->nretired; i++)
+		ub_prog_obj_put(pa->retired[i]);
+	pa->nretired = 0;
+}
+
 /* Called with pa->lock held. */
 static int set_slot(struct ub_map *map, uint32_t idx, struct ub_prog_obj *p)
 {
@@ -112,6 +129,20 @@ static int set_slot(struct ub_map *map, uint32_t idx, struct ub_prog_obj *p)
 	__atomic_store_n(&pa->slot[idx], p, __ATOMIC_RELEASE);
 	__atomic_store_n(&((uint32_t *)map->data)[idx], p ? p->obj.id : 0, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* The last user fd is gone: drop every program (the kernel's bpf_fd_array_map_clear). */
+static void prog_array_clear(struct ub_obj *obj)
+{
+	struct ub_map *map = (struct ub_map *)obj;
+	struct prog_array *pa = map->priv;
+
+	pthread_mutex_lock(&pa->lock);
+	for (uint32_t i = 0; i < map->max_entries; i++)
+		if (pa->slot[i])
+			set_slot(map, i, NULL);
+	release_retired(pa);
+	pthread_mutex_unlock(&pa->lock);
 }
 
 static int prog_array_update(struct ub_map *map, const void *key, const void *value,
@@ -136,6 +167,7 @@ static int prog_array_update(struct ub_map *map, const void *key, const void *va
 		err = set_slot(map, idx, p);
 	if (!err)
 		pa->owner_type = p->type;
+	release_retired(pa);
 	pthread_mutex_unlock(&pa->lock);
 	if (err)
 		ub_prog_obj_put(p);
@@ -153,6 +185,7 @@ static int prog_array_delete(struct ub_map *map, const void *key)
 	int err = pa->slot[idx] ? 0 : -ENOENT;
 	if (!err)
 		err = set_slot(map, idx, NULL);
+	release_retired(pa);
 	pthread_mutex_unlock(&pa->lock);
 	return err;
 }

@@ -71,7 +71,8 @@ int uebpf_prog_type_register(const struct uebpf_prog_type_opts *o)
 		free(pt), free(ids), free(name);
 		return -ENOMEM;
 	}
-	memcpy(ids, o->helper_ids, o->helper_cnt * sizeof(*ids));
+	if (o->helper_cnt)
+		memcpy(ids, o->helper_ids, o->helper_cnt * sizeof(*ids));
 	*pt = (struct ub_prog_type){ .name = name, .ctx_size = o->ctx_size,
 				     .grp = (uint8_t)(o->base_helpers ? UB_GRP_BASE : 0),
 				     .run = UB_RUN_CTX, .helper_ids = ids,

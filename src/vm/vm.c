@@ -187,6 +187,7 @@ void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, s
 	run->jit_active = 0;
 	run->jit_depth = 0;
 	run->nregions = 0;
+	run->pkt_ctx = NULL;
 	ub_log_init(&run->err, err_buf, err_size);
 	if (!prog->checked)
 		return;
@@ -240,6 +241,15 @@ unsigned ub_cpu_slot_get(void)
 		if (spins > 16)
 			sched_yield();
 	}
+}
+
+int ub_cpu_slots_idle(void)
+{
+	pthread_once(&slots_once, slots_init);
+	for (unsigned i = 0; i < nslots; i++)
+		if (__atomic_load_n(&slots[i].busy, __ATOMIC_ACQUIRE))
+			return 0;
+	return 1;
 }
 
 void ub_cpu_slot_put(unsigned slot)
@@ -307,6 +317,7 @@ int ub_callback_begin(struct ub_run *in, uint64_t fn)
 	in->outer = out;
 	in->err = out->err;
 	in->nregions = out->nregions;
+	in->pkt_ctx = out->pkt_ctx;
 	memcpy(in->regions, out->regions, out->nregions * sizeof(in->regions[0]));
 	in->jb = out->jb;
 	in->jit_active = out->jit_active;

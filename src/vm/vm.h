@@ -62,6 +62,7 @@ struct ub_run {
 	uint32_t jit_depth;
 	uint64_t jit_frame[UB_MAX_FRAMES];
 	unsigned nregions;
+	struct ub_pkt *pkt_ctx;		/* packet programs' packet (progs/pkt.h), or NULL */
 	struct ub_log err;
 	struct ub_region regions[UB_MAX_REGIONS];
 	/* The program's stack: all frames, frame 0 at the top. Not zeroed per run. */
@@ -72,6 +73,7 @@ extern __thread struct ub_run *ub_run_cur;
 
 struct ub_map;
 struct ub_helper_def;
+struct ub_pkt;
 
 struct uebpf_prog {
 	struct bpf_insn *insns;
@@ -133,6 +135,8 @@ void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, s
  */
 unsigned ub_cpu_slot_get(void);
 void ub_cpu_slot_put(unsigned slot);
+/* True when no run holds a slot: nothing started earlier is still running. */
+int ub_cpu_slots_idle(void);
 
 /* Checked mode: lets the run touch [start, start + size). */
 void ub_run_add_region(struct ub_run *run, const void *start, size_t size, int writable);
