@@ -84,6 +84,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_LIB) $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The disassembler as a filter for tests/objdump.sh (its own main, so not a ut test).
+tests: $(BUILD)/tests/disasm_stdin
+$(BUILD)/tests/disasm_stdin: $(BUILD)/obj/tests/tools/disasm_stdin.o $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 test: all
 	BUILD=$(BUILD) SAN=$(SAN) CC=$(CC) scripts/run-tests.sh
 
