@@ -55,7 +55,10 @@ UT_TEST(checked_ctx_bounds)
 	/* Reads the u64 just past the 8-byte context: a checked run must refuse it. */
 	struct bpf_insn p[] = { { .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = 0, .src_reg = 1,
 				  .off = 8 }, EXIT };
-	int fd = bpf_prog_load((enum bpf_prog_type)type, "p", "GPL", p, 2, NULL);
+	/* The verifier refuses it; unverified, it loads and runs in checked mode. */
+	UT_CHECK_EQ(bpf_prog_load((enum bpf_prog_type)type, "p", "GPL", p, 2, NULL), -EACCES);
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .prog_flags = UEBPF_F_PROG_UNVERIFIED);
+	int fd = bpf_prog_load((enum bpf_prog_type)type, "p", "GPL", p, 2, &o);
 	UT_CHECK(fd >= 0, "load %d", fd);
 	uint64_t ctx[2] = { 1, 2 };
 	char err[256] = "";

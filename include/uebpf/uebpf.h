@@ -43,6 +43,15 @@ enum {
 	UEBPF_PROG_F_TRUSTED = 1u << 1,
 };
 
+/*
+ * bpf_prog_load() / BPF_PROG_LOAD prog_flags bit, uebpf's own: load without the verifier.
+ * The program then runs in checked mode (UEBPF_PROG_F_CHECKED: every memory access
+ * checked at run time, an instruction budget). Every other load is verified first, as
+ * the kernel verifies it, and runs without runtime checks. For tests and tools that must
+ * run bytecode the verifier refuses (conformance vectors, fuzzers).
+ */
+#define UEBPF_F_PROG_UNVERIFIED (1u << 31)
+
 /* A helper: r0 = fn(r1, r2, r3, r4, r5). */
 typedef uint64_t (*uebpf_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 				    uint64_t r5);
@@ -170,6 +179,97 @@ UEBPF_API int uebpf_disasm_insn(const struct bpf_insn *insns, size_t insn_cnt, s
 /* Structural validation only; messages in log_buf. Returns 0 or -EINVAL. */
 UEBPF_API int uebpf_validate(const struct bpf_insn *insns, size_t insn_cnt, char *log_buf,
 			     size_t log_size);
+
+/* ---- Packet programs: where a test run sent the packet ---- */
+
+/*
+ * A target a packet program chose: bpf_redirect(ifindex, flags), bpf_redirect_map(map,
+ * key, flags) or bpf_clone_redirect(skb, ifindex, flags). uebpf has no devices, so nothing
+ * is transmitted: the target is recorded for the caller to act on.
+ */
+struct uebpf_redirect {
+	uint32_t ifindex;	/* the device: bpf_redirect's, or a devmap slot's; 0 if none */
+	uint32_t map_id;	/* bpf_redirect_map: the map's id, else 0 */
+	uint32_t map_type;	/* ... and its type (BPF_MAP_TYPE_DEVMAP, _CPUMAP, _XSKMAP ...) */
+	uint32_t key;		/* ... and the key (a devmap slot, a CPU, an XSK queue) */
+	uint64_t flags;		/* the helper's flags (BPF_F_INGRESS, BPF_F_BROADCAST ...) */
+};
+
+#define UEBPF_PKT_MAX_CLONES 16
+
+struct uebpf_pkt_outcome {
+	size_t sz;
+	uint32_t action;	/* the program's return value (XDP_TX, TC_ACT_REDIRECT ...) */
+	/* 1 when action is XDP_REDIRECT or TC_ACT_REDIRECT and a helper set the target
+	 * below (as the kernel's xdp_do_redirect() / skb_do_redirect() would use it). For a
+	 * BPF_F_BROADCAST redirect, map_id names the devmap whose every slot is a target. */
+	int redirected;
+	struct uebpf_redirect target;
+	/* XDP_TX: the device the packet goes back out of (the test run's ingress device). */
+	uint32_t tx_ifindex;
+	uint32_t nr_clones;	/* bpf_clone_redirect() calls that succeeded */
+	struct uebpf_redirect clones[UEBPF_PKT_MAX_CLONES];	/* the first ones */
+};
+
+/*
+ * BPF_PROG_TEST_RUN for XDP, tc and socket-filter programs, as bpf_prog_test_run_opts()
+ * (same options, same results), that also reports where the packet went. The kernel's
+ * test run without live frames returns only the action; this says which device, map slot
+ * or CPU a redirect chose. Returns 0 or a negative errno; out may be NULL.
+ */
+struct bpf_test_run_opts;
+UEBPF_API int uebpf_prog_test_run_pkt(int prog_fd, struct bpf_test_run_opts *opts,
+				      struct uebpf_pkt_outcome *out);
+
+/* ---- The routing table of bpf_fib_lookup() ---- */
+
+/*
+ * uebpf does not read the host's routes: bpf_fib_lookup() answers from a process-wide
+ * model network that user space declares here, with the kernel's rules (see
+ * docs/packets.md): devices (an ifindex not declared is -ENODEV), routes in tables
+ * (longest prefix, then lowest metric; without BPF_FIB_LOOKUP_DIRECT the local (255), main
+ * (254) and default (253) tables in that order), and neighbours (no neighbour for the next
+ * hop: BPF_FIB_LKUP_RET_NO_NEIGH). Calls return 0 or a negative errno.
+ */
+struct uebpf_fib_dev {
+	size_t sz;
+	uint32_t ifindex;
+	uint8_t mac[6];		/* smac of lookups that leave through this device */
+	uint32_t mtu;		/* 0: 1500 */
+	int forwarding;		/* 0: lookups arriving here give BPF_FIB_LKUP_RET_FWD_DISABLED */
+	uint8_t addr4[4];	/* source for BPF_FIB_LOOKUP_SRC when a route has none (0: none) */
+	uint8_t addr6[16];
+};
+
+struct uebpf_fib_route {
+	size_t sz;
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t dst[16];	/* the prefix, network byte order (first 4 bytes for IPv4) */
+	uint8_t prefix_len;
+	uint8_t type;		/* RTN_UNICAST (0 means it too), RTN_LOCAL, RTN_BLACKHOLE,
+				 * RTN_UNREACHABLE, RTN_PROHIBIT, ... */
+	uint32_t table;		/* 0: RT_TABLE_MAIN (254) */
+	uint32_t ifindex;	/* the output device of a unicast route (declared) */
+	int gw_family;		/* 0: directly connected; AF_INET or AF_INET6 gateway */
+	uint8_t gw[16];
+	uint8_t prefsrc[16];	/* preferred source (all zero: none) */
+	uint32_t metric;	/* priority; reported as rt_metric */
+	uint32_t mtu;		/* 0: the device's MTU */
+};
+
+struct uebpf_fib_neigh {
+	size_t sz;
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint32_t ifindex;
+	uint8_t mac[6];
+};
+
+UEBPF_API int uebpf_fib_add_dev(const struct uebpf_fib_dev *dev);	/* replaces */
+UEBPF_API int uebpf_fib_add_route(const struct uebpf_fib_route *route);	/* -EEXIST */
+UEBPF_API int uebpf_fib_add_neigh(const struct uebpf_fib_neigh *neigh);	/* replaces */
+/* Forgets every device, route and neighbour. */
+UEBPF_API void uebpf_fib_clear(void);
 
 #ifdef __cplusplus
 }

@@ -60,6 +60,9 @@ int uebpf_bpf(int cmd, union bpf_attr *uattr, unsigned int size)
 	}
 	int rc = cmds[cmd](&attr, size);
 	if (rc < 0) {
+		/* Batch commands report their progress (batch.count) on failure too. */
+		if (uattr && cmd >= BPF_MAP_LOOKUP_BATCH && cmd <= BPF_MAP_DELETE_BATCH)
+			memcpy(uattr, &attr, size);
 		errno = -rc;
 		return -1;
 	}

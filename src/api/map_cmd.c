@@ -6,35 +6,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/bpf_cmd.h"
+#include "api/map_keyless.h"
 #include "maps/map.h"
 
 #define U64_PTR(x) ((void *)(uintptr_t)(x))
+#define UB_ENOTSUPP 524	/* the kernel's internal ENOTSUPP, which bpf() passes to user space */
 
-enum { PERM_READ = 1, PERM_WRITE = 2 };
+enum { PERM_READ = UB_ACC_READ, PERM_WRITE = UB_ACC_WRITE };
 
-/* As map_get_sys_perms(): the fd's access mode, less what the map's flags forbid. */
-static int sys_perms(const struct ub_map *map, int fd)
+/*
+ * As map_get_sys_perms(): the fd's access (fixed when the fd was made: the fd table), less
+ * writing when the map is frozen. A process that mapped the file read-only (BPF_OBJ_GET
+ * with BPF_F_RDONLY: BPF_F_RDONLY in map->flags) cannot write through any fd of that map.
+ */
+static unsigned sys_perms(const struct ub_map *map, unsigned acc)
 {
-	int acc = fcntl(fd, F_GETFL) & O_ACCMODE;
-	int p = acc == O_RDONLY ? PERM_READ : acc == O_WRONLY ? PERM_WRITE : PERM_READ | PERM_WRITE;
+	unsigned p = acc;
 
 	if (map->flags & BPF_F_RDONLY)
-		p &= ~PERM_WRITE;
-	if (map->flags & BPF_F_WRONLY)
-		p &= ~PERM_READ;
+		p &= ~(unsigned)PERM_WRITE;
+	if (__atomic_load_n(&map->hdr->frozen, __ATOMIC_ACQUIRE))
+		p &= ~(unsigned)PERM_WRITE;	/* a frozen map is read-only for the syscall side */
 	return p;
 }
 
 /* Resolves attr->map_fd, checking the permission the command needs. */
-static struct ub_map *map_for(const union bpf_attr *attr, int need, int *err)
+static struct ub_map *map_for(const union bpf_attr *attr, unsigned need, int *err)
 {
-	struct ub_map *map = ub_map_get((int)attr->map_fd);
+	unsigned acc = 0;
+	struct ub_map *map = ub_map_get_acc((int)attr->map_fd, &acc);
 
 	if (!map) {
 		*err = -errno;
 		return NULL;
 	}
-	if ((sys_perms(map, (int)attr->map_fd) & need) != need) {
+	if ((sys_perms(map, acc) & need) != need) {
 		ub_map_put(map);
 		*err = -EPERM;
 		return NULL;
@@ -69,8 +75,16 @@ int ub_cmd_map_lookup(union bpf_attr *attr, unsigned int size)
 		return err;
 	if (attr->flags & BPF_F_LOCK)
 		err = -EINVAL;	/* needs a bpf_spin_lock in the value, described by BTF */
-	else if (!attr->key || !attr->value)
+	else if (ub_map_is_keyless(map))
+		err = ub_keyless_lookup(map, attr);	/* queue, stack: peek; bloom: test */
+	else if (!map->key_size)	/* ring buffer: __bpf_copy_key() takes only NULL */
+		err = attr->key ? -EINVAL
+				: map->ops->lookup_user(map, NULL, U64_PTR(attr->value), attr->flags);
+	else if (!attr->key)
 		err = -EFAULT;
+	else if (!attr->value)	/* as the kernel: a missing key is ENOENT before any copy */
+		err = map->ops->lookup && !map->ops->lookup(map, U64_PTR(attr->key)) ? -ENOENT
+										      : -EFAULT;
 	else
 		err = map->ops->lookup_user(map, U64_PTR(attr->key), U64_PTR(attr->value), attr->flags);
 	ub_map_put(map);
@@ -88,6 +102,12 @@ int ub_cmd_map_update(union bpf_attr *attr, unsigned int size)
 		return err;
 	if (__atomic_load_n(&map->hdr->frozen, __ATOMIC_ACQUIRE))
 		err = -EPERM;
+	else if (ub_map_is_keyless(map))
+		err = ub_keyless_update(map, attr);	/* push */
+	else if (!map->key_size)	/* ring buffer: BPF_F_LOCK, then the key must be NULL */
+		err = attr->key || (attr->flags & BPF_F_LOCK)
+			      ? -EINVAL
+			      : map->ops->update(map, NULL, U64_PTR(attr->value), attr->flags);
 	else if (!attr->key || !attr->value)
 		err = -EFAULT;
 	else
@@ -107,6 +127,10 @@ int ub_cmd_map_delete(union bpf_attr *attr, unsigned int size)
 		return err;
 	if (__atomic_load_n(&map->hdr->frozen, __ATOMIC_ACQUIRE))
 		err = -EPERM;
+	else if (ub_map_is_keyless(map))	/* no key to name: NULL, as __bpf_copy_key() */
+		err = attr->key ? -EINVAL : map->ops->delete(map, NULL);
+	else if (!map->key_size)	/* ring buffer */
+		err = attr->key ? -EINVAL : map->ops->delete(map, NULL);
 	else if (!attr->key)
 		err = -EFAULT;
 	else
@@ -124,13 +148,30 @@ int ub_cmd_map_get_next_key(union bpf_attr *attr, unsigned int size)
 	struct ub_map *map = map_for(attr, PERM_READ, &err);
 	if (!map)
 		return err;
-	if (!attr->next_key)
+	if (!map->key_size && attr->key) {	/* __bpf_copy_key(): a key of size 0 must be NULL */
+		ub_map_put(map);
+		return -EINVAL;
+	}
+	/* As the kernel: the answer goes to a buffer first, so an empty map is ENOENT. */
+	uint8_t *next = malloc(map->key_size);
+	err = next ? map->ops->get_next_key(map, attr->key ? U64_PTR(attr->key) : NULL, next)
+		   : -ENOMEM;
+	if (!err && !attr->next_key)
 		err = -EFAULT;
-	else
-		err = map->ops->get_next_key(map, attr->key ? U64_PTR(attr->key) : NULL,
-					     U64_PTR(attr->next_key));
+	else if (!err)
+		memcpy(U64_PTR(attr->next_key), next, map->key_size);
+	free(next);
 	ub_map_put(map);
 	return err;
+}
+
+/* One element out: in one step where the family can (no update slips in between). */
+static int lookup_and_delete(struct ub_map *map, const void *key, void *value)
+{
+	if (map->ops->lookup_and_delete)
+		return map->ops->lookup_and_delete(map, key, value, 0);
+	int err = map->ops->lookup_user(map, key, value, 0);
+	return err ? err : map->ops->delete(map, key);
 }
 
 int ub_cmd_map_lookup_and_delete(union bpf_attr *attr, unsigned int size)
@@ -144,20 +185,23 @@ int ub_cmd_map_lookup_and_delete(union bpf_attr *attr, unsigned int size)
 		return err;
 	int is_hash = map->type == BPF_MAP_TYPE_HASH || map->type == BPF_MAP_TYPE_PERCPU_HASH ||
 		      map->type == BPF_MAP_TYPE_LRU_HASH || map->type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
-	if (__atomic_load_n(&map->hdr->frozen, __ATOMIC_ACQUIRE))
-		err = -EPERM;
-	else if (!is_hash)
-		err = -ENOTSUP;	/* queue and stack come with their families */
-	else if (attr->flags)
+	/* Kernel order: BPF_F_LOCK (no spin lock), the key, then the map type. */
+	if (attr->flags)
 		err = -EINVAL;
-	else if (!attr->key || !attr->value)
+	else if (ub_map_is_keyless(map))
+		err = ub_keyless_lookup_and_delete(map, attr);	/* pop */
+	else if (!map->key_size)	/* ring buffer: NULL key, then no such command */
+		err = attr->key ? -EINVAL : -UB_ENOTSUPP;
+	else if (!attr->key)
 		err = -EFAULT;
+	else if (!is_hash)
+		err = -UB_ENOTSUPP;	/* queue and stack come with their families */
 	else {
 		void *tmp = malloc(user_value_size(map));
-		err = tmp ? map->ops->lookup_user(map, U64_PTR(attr->key), tmp, 0) : -ENOMEM;
-		if (!err)
-			err = map->ops->delete(map, U64_PTR(attr->key));
-		if (!err)
+		err = tmp ? lookup_and_delete(map, U64_PTR(attr->key), tmp) : -ENOMEM;
+		if (!err && !attr->value)
+			err = -EFAULT;	/* as the kernel: deleted, then the copy out fails */
+		else if (!err)
 			memcpy(U64_PTR(attr->value), tmp, user_value_size(map));
 		free(tmp);
 	}
@@ -174,6 +218,7 @@ int ub_cmd_map_freeze(union bpf_attr *attr, unsigned int size)
 	struct ub_map *map = map_for(attr, PERM_WRITE, &err);
 	if (!map)
 		return err;
+	err = 0;
 	uint32_t expect = 0;
 	if (!__atomic_compare_exchange_n(&map->hdr->frozen, &expect, 1, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
@@ -197,9 +242,11 @@ int ub_cmd_map_get_fd_by_id(union bpf_attr *attr, unsigned int size)
 {
 	if (ub_attr_tail_zero(attr, UB_ATTR_END(open_flags)))
 		return -EINVAL;
-	if (attr->open_flags & ~(uint32_t)(BPF_F_RDONLY | BPF_F_WRONLY))
+	if ((attr->open_flags & ~(uint32_t)(BPF_F_RDONLY | BPF_F_WRONLY)) ||
+	    (attr->open_flags & BPF_F_RDONLY && attr->open_flags & BPF_F_WRONLY))
 		return -EINVAL;
-	return ub_obj_fd_by_id(UB_OBJ_MAP, attr->map_id);
+	/* As the kernel: the new fd's access is open_flags', whatever the map was made with. */
+	return ub_obj_fd_by_id_acc(UB_OBJ_MAP, attr->map_id, ub_obj_acc_of_flags(attr->open_flags));
 }
 
 /*
@@ -208,21 +255,39 @@ int ub_cmd_map_get_fd_by_id(union bpf_attr *attr, unsigned int size)
  * the elements copied; update and delete stop at the first failing element and report
  * how many were done.
  */
-static int batch_prologue(union bpf_attr *attr, int need, struct ub_map **mapp)
+static int map_is_array(const struct ub_map *map)
+{
+	return map->type == BPF_MAP_TYPE_ARRAY || map->type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+/*
+ * Kernel order (bpf_map_do_batch): the fd and its permissions, then whether the family has
+ * the command (arrays have no delete batches: ENOTSUPP), then the flags. elem_flags may
+ * only be BPF_F_LOCK, which needs a spin lock in the value (BTF): EINVAL. batch.flags is
+ * checked by the hash lookup batches only; the generic code ignores it.
+ */
+static int batch_prologue(union bpf_attr *attr, int need, int del, struct ub_map **mapp)
 {
 	int err;
 
 	if (ub_attr_tail_zero(attr, UB_ATTR_END(batch)))
 		return -EINVAL;
-	if (attr->batch.flags || (attr->batch.elem_flags & ~(uint64_t)BPF_F_LOCK))
-		return -EINVAL;
 	union bpf_attr a = { .map_fd = attr->batch.map_fd };
 	struct ub_map *map = map_for(&a, need, &err);
 	if (!map)
 		return err;
-	if ((need & PERM_WRITE) && __atomic_load_n(&map->hdr->frozen, __ATOMIC_ACQUIRE)) {
+	int hash_lookup = (need & PERM_READ) && !map_is_array(map);
+	err = 0;
+	if (del && map_is_array(map))
+		err = -UB_ENOTSUPP;
+	else if (ub_map_is_keyless(map) ||	/* no batch ops; LPM has no lookup-and-delete */
+		 (del && (need & PERM_READ) && map->type == BPF_MAP_TYPE_LPM_TRIE))
+		err = -UB_ENOTSUPP;
+	else if (attr->batch.elem_flags || (hash_lookup && attr->batch.flags))
+		err = -EINVAL;
+	if (err) {
 		ub_map_put(map);
-		return -EPERM;
+		return err;
 	}
 	*mapp = map;
 	return 0;
@@ -231,7 +296,7 @@ static int batch_prologue(union bpf_attr *attr, int need, struct ub_map **mapp)
 static int lookup_batch(union bpf_attr *attr, int del)
 {
 	struct ub_map *map;
-	int err = batch_prologue(attr, del ? PERM_READ | PERM_WRITE : PERM_READ, &map);
+	int err = batch_prologue(attr, del ? PERM_READ | PERM_WRITE : PERM_READ, del, &map);
 	if (err)
 		return err;
 	uint32_t max = attr->batch.count, cp = 0;
@@ -241,10 +306,6 @@ static int lookup_batch(union bpf_attr *attr, int del)
 
 	if (!key)
 		err = -ENOMEM;
-	else if (del && (map->type == BPF_MAP_TYPE_ARRAY || map->type == BPF_MAP_TYPE_PERCPU_ARRAY))
-		err = -ENOTSUP;	/* array elements cannot be deleted */
-	else if (max && (!keys || !vals))
-		err = -EFAULT;
 	if (!err && attr->batch.in_batch && !del) {
 		prev = key + ks;
 		memcpy(prev, U64_PTR(attr->batch.in_batch), ks);
@@ -253,10 +314,13 @@ static int lookup_batch(union bpf_attr *attr, int del)
 		err = map->ops->get_next_key(map, prev, key);
 		if (err)
 			break;
-		if (map->ops->lookup_user(map, key, vals + cp * vs, 0) == 0) {
+		if (!keys || !vals) {	/* as the kernel: EFAULT when there is something to copy */
+			err = -EFAULT;
+			break;
+		}
+		if ((del ? lookup_and_delete(map, key, vals + cp * vs)
+			 : map->ops->lookup_user(map, key, vals + cp * vs, 0)) == 0) {
 			memcpy(keys + cp * ks, key, ks);
-			if (del)
-				map->ops->delete(map, key);
 			cp++;
 		}
 		prev = key + ks;
@@ -275,7 +339,7 @@ static int lookup_batch(union bpf_attr *attr, int del)
 static int write_batch(union bpf_attr *attr, int del)
 {
 	struct ub_map *map;
-	int err = batch_prologue(attr, PERM_WRITE, &map);
+	int err = batch_prologue(attr, PERM_WRITE, del, &map);
 	if (err)
 		return err;
 	uint32_t max = attr->batch.count, done = 0;

@@ -1,9 +1,11 @@
 /*
  * ub_obj: the fd table. An entry remembers the (device, inode) of the file the fd held
  * when it was installed, so that a sweep can tell an fd closed (or reused for another
- * file) with plain close() from a live one, and release the object then.
+ * file) with plain close() from a live one, and release the object then. It also holds
+ * what the fd may do (UB_ACC_*), the kernel's f_mode of a bpf fd.
  */
 #include <errno.h>
+#include <linux/bpf.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -15,6 +17,7 @@ struct fd_entry {
 	struct ub_obj *obj;
 	dev_t dev;
 	ino_t ino;
+	unsigned acc;			/* UB_ACC_*: fixed at install */
 };
 
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -93,7 +96,27 @@ void ub_obj_sweep(void)
 	} while (n == 64);
 }
 
+unsigned ub_obj_acc_of_flags(uint32_t bpf_flags)
+{
+	if (bpf_flags & BPF_F_RDONLY)
+		return UB_ACC_READ;
+	if (bpf_flags & BPF_F_WRONLY)
+		return UB_ACC_WRITE;
+	return UB_ACC_RW;
+}
+
 int ub_obj_install(struct ub_obj *obj, int fd)
+{
+	int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+	if (fl < 0)
+		return -EBADF;
+	fl &= O_ACCMODE;
+	return ub_obj_install_acc(obj, fd, fl == O_RDONLY ? UB_ACC_READ
+					    : fl == O_WRONLY ? UB_ACC_WRITE : UB_ACC_RW);
+}
+
+int ub_obj_install_acc(struct ub_obj *obj, int fd, unsigned acc)
 {
 	struct stat st;
 	struct ub_obj *old = NULL;
@@ -110,7 +133,8 @@ int ub_obj_install(struct ub_obj *obj, int fd)
 			obj->id = ++next_id[obj->type];
 		old = tab[fd].obj;	/* the fd number was closed and reused */
 		__atomic_add_fetch(&obj->usercnt, 1, __ATOMIC_RELAXED);
-		tab[fd] = (struct fd_entry){ .obj = obj, .dev = st.st_dev, .ino = st.st_ino };
+		tab[fd] = (struct fd_entry){ .obj = obj, .dev = st.st_dev, .ino = st.st_ino,
+					     .acc = acc & UB_ACC_RW };
 	}
 	pthread_mutex_unlock(&tab_lock);
 	drop_entry(old);
@@ -119,15 +143,23 @@ int ub_obj_install(struct ub_obj *obj, int fd)
 
 struct ub_obj *ub_obj_get(int fd, enum ub_obj_type type)
 {
+	return ub_obj_get_acc(fd, type, NULL);
+}
+
+struct ub_obj *ub_obj_get_acc(int fd, enum ub_obj_type type, unsigned *acc)
+{
 	struct ub_obj *obj = NULL, *stale = NULL;
 
 	pthread_mutex_lock(&tab_lock);
 	if (fd >= 0 && (size_t)fd < tab_len && tab[fd].obj) {
 		/* An fd closed with plain close() and reused for another file is not the object. */
-		if (same_file(fd, &tab[fd]))
+		if (same_file(fd, &tab[fd])) {
 			obj = tab[fd].obj;
-		else
+			if (acc)
+				*acc = tab[fd].acc;
+		} else {
 			stale = tab[fd].obj, tab[fd].obj = NULL;
+		}
 	}
 	if (obj && obj->type == type)
 		ub_obj_hold(obj);
@@ -171,11 +203,16 @@ uint32_t ub_obj_next_id(enum ub_obj_type type, uint32_t id)
 
 int ub_obj_publish(struct ub_obj *obj)
 {
+	return ub_obj_publish_acc(obj, UB_ACC_RW);
+}
+
+int ub_obj_publish_acc(struct ub_obj *obj, unsigned acc)
+{
 	int fd = fcntl(obj->fd, F_DUPFD_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
-	int err = ub_obj_install(obj, fd);
+	int err = ub_obj_install_acc(obj, fd, acc);
 	if (err) {
 		close(fd);
 		return err;
@@ -184,6 +221,11 @@ int ub_obj_publish(struct ub_obj *obj)
 }
 
 int ub_obj_fd_by_id(enum ub_obj_type type, uint32_t id)
+{
+	return ub_obj_fd_by_id_acc(type, id, UB_ACC_RW);
+}
+
+int ub_obj_fd_by_id_acc(enum ub_obj_type type, uint32_t id, unsigned acc)
 {
 	ub_obj_sweep();
 	pthread_mutex_lock(&tab_lock);
@@ -194,7 +236,7 @@ int ub_obj_fd_by_id(enum ub_obj_type type, uint32_t id)
 	pthread_mutex_unlock(&tab_lock);
 	if (!obj)
 		return -ENOENT;
-	int nfd = ub_obj_publish(obj);
+	int nfd = ub_obj_publish_acc(obj, acc);
 	if (nfd < 0)
 		ub_obj_put(obj);
 	return nfd;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uebpf/uebpf.h>
 #include "api/bpf_cmd.h"
@@ -68,8 +69,8 @@ int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size)
 	    (err = ub_shm_pin_path(path, real, sizeof(real))))
 		return err;
 	struct ub_map *map = ub_map_get((int)attr->bpf_fd);
-	if (!map)
-		return -EBADF;	/* programs and links are pinned once they exist */
+	if (!map)	/* the kernel: EINVAL for any fd that is no bpf object */
+		return -EINVAL;	/* programs and links are pinned once they exist */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", map->obj.fd);
 	if (linkat(AT_FDCWD, proc, AT_FDCWD, real, AT_SYMLINK_FOLLOW)) {
 		err = -errno;
@@ -81,6 +82,47 @@ int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size)
 	}
 	ub_map_put(map);
 	return err;
+}
+
+/*
+ * Opens a pin path for ub_map_open_file(). As the kernel's bpf_obj_get(): a path that is not
+ * there is ENOENT, a file that is no bpf object (a directory, a device, a FIFO) is EACCES.
+ * Only regular files are opened, so a FIFO or a device is never opened at all; a symlink is
+ * not followed (ELOOP): a pin is the object itself. Returns the fd or -errno, with a message.
+ */
+static int open_pinned(const char *real, uint32_t file_flags)
+{
+	struct stat st, st2;
+	/* A write-only fd still needs read access to the file to map it. */
+	int mode = file_flags & BPF_F_RDONLY ? O_RDONLY : O_RDWR;
+
+	if (fstatat(AT_FDCWD, real, &st, AT_SYMLINK_NOFOLLOW)) {
+		int err = -errno;
+		ub_set_error("open %s: %s", real, strerror(errno));
+		return err;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		ub_set_error("open %s: a symlink (not followed: a pin is the object itself)", real);
+		return -ELOOP;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ub_set_error("%s: not a uebpf map file: not a regular file", real);
+		return -EACCES;
+	}
+	int fd = open(real, mode | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		int err = -errno;
+		ub_set_error("open %s: %s", real, strerror(errno));
+		return err;
+	}
+	/* Replaced between the two looks: whatever is there now was not checked. */
+	if (fstat(fd, &st2) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+		close(fd);
+		ub_set_error("%s: not a uebpf map file: replaced while opening", real);
+		return -EACCES;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);	/* only against FIFOs */
+	return fd;
 }
 
 int ub_cmd_obj_get(union bpf_attr *attr, unsigned int size)
@@ -96,15 +138,9 @@ int ub_cmd_obj_get(union bpf_attr *attr, unsigned int size)
 	if ((err = user_path(attr->pathname, path, sizeof(path))) ||
 	    (err = ub_shm_pin_path(path, real, sizeof(real))))
 		return err;
-	int mode = attr->file_flags & BPF_F_RDONLY ? O_RDONLY
-		 : attr->file_flags & BPF_F_WRONLY ? O_WRONLY : O_RDWR;
-	/* A write-only fd still needs read access to the file to map it. */
-	int fd = open(real, (mode == O_WRONLY ? O_RDWR : mode) | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		err = -errno;
-		ub_set_error("open %s: %s", real, strerror(errno));
-		return err;
-	}
+	int fd = open_pinned(real, attr->file_flags);
+	if (fd < 0)
+		return fd;
 	err = ub_map_open_file(fd, attr->file_flags, why, sizeof(why));
 	if (err < 0) {
 		ub_set_error("%s: %s", real, why);
@@ -130,7 +166,8 @@ static int map_info(struct ub_map *map, union bpf_attr *attr)
 	info.key_size = map->key_size;
 	info.value_size = map->value_size;
 	info.max_entries = map->max_entries;
-	info.map_flags = map->flags;
+	/* As bpf_map_flags_retain_permanent(): RDONLY/WRONLY belong to the fd, not the map. */
+	info.map_flags = map->flags & ~(uint32_t)(BPF_F_RDONLY | BPF_F_WRONLY);
 	memcpy(info.name, map->hdr->name, sizeof(info.name));
 	info.name[sizeof(info.name) - 1] = '\0';
 	if (!u && len)
@@ -151,8 +188,8 @@ int ub_cmd_obj_get_info(union bpf_attr *attr, unsigned int size)
 		return err;
 	}
 	struct ub_prog_obj *p = ub_prog_obj_get((int)attr->info.bpf_fd);
-	if (!p)
-		return errno == EINVAL ? -EINVAL : -EBADF;
+	if (!p)	/* the kernel answers EBADFD (not EBADF) for an fd that is not open */
+		return errno == EINVAL ? -EINVAL : -EBADFD;
 	int err = ub_prog_info(p, attr);
 	ub_prog_obj_put(p);
 	return err;

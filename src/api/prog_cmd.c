@@ -13,6 +13,7 @@
 #include "api/prog_obj.h"
 #include "helpers/helpers.h"
 #include "maps/map.h"
+#include "verifier/verifier.h"
 #include "vm/vm.h"
 
 #define U64_PTR(x) ((void *)(uintptr_t)(x))
@@ -24,6 +25,7 @@ static void prog_release(struct ub_obj *obj)
 
 	uebpf_prog_free(p->prog);
 	free(p->orig_insns);
+	free(p->ctx_conv);
 	if (p->obj.fd >= 0)
 		close(p->obj.fd);
 	free(p);
@@ -203,12 +205,44 @@ static int make_fd(const char *name, const struct bpf_insn *insns, size_t cnt)
 	return fd;
 }
 
+/*
+ * Instructions the verifier never reached become `goto -1` traps, as the kernel's
+ * sanitize_dead_code: nothing there (a helper uebpf lacks, a kfunc) reaches later stages.
+ */
+static void trap_dead_code(struct bpf_insn *insns, size_t cnt, const uint8_t *seen)
+{
+	for (size_t i = 0; i < cnt; i++)
+		if (!seen[i])
+			insns[i] = (struct bpf_insn){ .code = BPF_JMP | BPF_JA, .off = -1 };
+}
+
+/* The verifier's verdict on the resolved instructions (0: accepted). */
+static int verify(const union bpf_attr *attr, const struct ub_prog_type *pt,
+		  struct bpf_insn *insns, size_t cnt, const struct used_maps *u,
+		  struct ub_log *log, struct ub_ver_res *res)
+{
+	struct ub_ver_req req = { .insns = insns, .cnt = cnt, .pt = pt,
+				  .prog_flags = attr->prog_flags,
+				  .expected_attach_type = attr->expected_attach_type,
+				  .maps = u->maps, .nr_maps = u->n, .log = log,
+				  .log_level = attr->log_level };
+	int err = ub_verify(&req, res);
+
+	if (!err)
+		trap_dead_code(insns, cnt, res->seen);
+	free(res->seen);
+	res->seen = NULL;
+	return err;
+}
+
 static int load(union bpf_attr *attr, const struct ub_prog_type *pt, struct ub_log *log)
 {
 	size_t cnt = attr->insn_cnt;
 	struct bpf_insn *insns = malloc(cnt * sizeof(*insns));
 	struct used_maps u = { 0 };
 	struct uebpf_prog *prog = NULL;
+	struct ub_ver_res vres = { 0 };
+	int verified = !(attr->prog_flags & UEBPF_F_PROG_UNVERIFIED);
 	int err;
 
 	if (!insns)
@@ -219,6 +253,8 @@ static int load(union bpf_attr *attr, const struct ub_prog_type *pt, struct ub_l
 		err = check_helpers(insns, cnt, pt, log);
 	if (!err)
 		err = resolve_lddw(attr, insns, cnt, &u, log);
+	if (!err && verified)
+		err = verify(attr, pt, insns, cnt, &u, log, &vres);
 	if (err) {
 		for (uint32_t i = 0; i < u.n; i++)
 			ub_map_put(u.maps[i]);
@@ -226,12 +262,16 @@ static int load(union bpf_attr *attr, const struct ub_prog_type *pt, struct ub_l
 		free(insns);
 		return err;
 	}
-	/* No verifier yet: every program runs with runtime checks (checked mode). */
-	struct uebpf_prog_opts o = { .sz = sizeof(o), .flags = UEBPF_PROG_F_CHECKED,
-				     .log_buf = log->buf, .log_size = log->size,
-				     .ctx_size = pt->ctx_size };
+	/* Verified programs run without runtime checks; the others in checked mode. A
+	 * context of no fixed size must give what the verifier saw the program use. */
+	struct uebpf_prog_opts o = { .sz = sizeof(o),
+				     .flags = verified ? UEBPF_PROG_F_TRUSTED : UEBPF_PROG_F_CHECKED,
+				     .log_buf = verified ? NULL : log->buf,
+				     .log_size = verified ? 0 : log->size,
+				     .ctx_size = pt->ctx_size ? pt->ctx_size : vres.max_ctx_off };
 	err = ub_prog_create(insns, cnt, &o, u.maps, u.n, &prog);
 	if (err) {
+		free(vres.ctx_conv);
 		free(insns);
 		return err;
 	}
@@ -241,9 +281,11 @@ static int load(union bpf_attr *attr, const struct ub_prog_type *pt, struct ub_l
 	if (fd < 0) {
 		free(p);
 		free(insns);
+		free(vres.ctx_conv);
 		uebpf_prog_free(prog);
 		return fd;
 	}
+	p->ctx_conv = vres.ctx_conv;
 	p->obj = (struct ub_obj){ .type = UB_OBJ_PROG, .refcnt = 1, .release = prog_release,
 				  .fd = fd };
 	p->prog = prog;
@@ -268,7 +310,7 @@ int ub_cmd_prog_load(union bpf_attr *attr, unsigned int size)
 	struct ub_log log;
 	const uint32_t known_flags = BPF_F_STRICT_ALIGNMENT | BPF_F_ANY_ALIGNMENT |
 				     BPF_F_TEST_RND_HI32 | BPF_F_TEST_STATE_FREQ | BPF_F_SLEEPABLE |
-				     BPF_F_XDP_HAS_FRAGS;
+				     BPF_F_XDP_HAS_FRAGS | UEBPF_F_PROG_UNVERIFIED;
 
 	if (ub_attr_tail_zero(attr, UB_ATTR_END(core_relo_rec_size)))
 		return -EINVAL;

@@ -17,6 +17,9 @@ struct ub_prog_obj {
 	struct bpf_insn *orig_insns;	/* as loaded, before map fds were resolved */
 	char name[BPF_OBJ_NAME_LEN];
 	uint64_t load_time;
+	/* Verified programs: per instruction, the context loads that yield packet
+	 * pointers (enum ub_ver_ctx_conv), for the JIT and the context rewrite. */
+	uint8_t *ctx_conv;
 };
 
 struct ub_prog_obj *ub_prog_obj_get(int fd);

@@ -18,9 +18,12 @@ static const char *ub_arg_name(uint8_t t)
 		[UB_ARG_PTR_TO_MAP_KEY] = "pointer to a map key",
 		[UB_ARG_PTR_TO_MAP_VALUE] = "pointer to a map value",
 		[UB_ARG_PTR_TO_MEM] = "pointer to readable memory of that size",
+		[UB_ARG_PTR_TO_MEM_OR_NULL] = "NULL or a pointer to readable memory of that size",
 		[UB_ARG_PTR_TO_UNINIT_MEM] = "pointer to writable memory of that size",
 		[UB_ARG_CONST_SIZE] = "non-zero size", [UB_ARG_CONST_SIZE_OR_ZERO] = "size",
 		[UB_ARG_PTR_TO_CTX] = "pointer to the context",
+		[UB_ARG_PTR_TO_UNINIT_MAP_VALUE] = "pointer to writable memory for a map value",
+		[UB_ARG_PTR_TO_RINGBUF_MEM] = "ring buffer record reserved by this run",
 	};
 	return t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "argument";
 }
@@ -134,6 +137,15 @@ static int mem_ok(const struct ub_run *run, uint64_t p, uint64_t n, int store)
 	return n == 0 || ub_run_mem_ok(run, run->stack, p, (size_t)n, store);
 }
 
+/* Is p the start of a ring buffer record this run reserved and still holds? */
+static int has_ringbuf_record(const struct ub_run *run, uint64_t p)
+{
+	for (unsigned i = 0; i < run->nregions; i++)
+		if (run->regions[i].kind == UB_REGION_RINGBUF_REC && run->regions[i].start == p)
+			return 1;
+	return 0;
+}
+
 /*
  * What the verifier proves statically, checked at run time for unverified programs:
  * a map argument is one of the program's maps, and every memory argument lies in
@@ -156,6 +168,10 @@ int ub_helper_args_ok(const struct ub_run *run, const struct ub_helper_def *def,
 			bad = !map || !mem_ok(run, a[i], map->key_size, 0);
 		} else if (t == UB_ARG_PTR_TO_MAP_VALUE) {
 			bad = !map || !mem_ok(run, a[i], map->value_size, 0);
+		} else if (t == UB_ARG_PTR_TO_UNINIT_MAP_VALUE) {
+			bad = !map || !mem_ok(run, a[i], map->value_size, 1);
+		} else if (t == UB_ARG_PTR_TO_MEM_OR_NULL) {
+			bad = a[i] && (size > (1u << 29) || !mem_ok(run, a[i], size, 0));
 		} else if (t == UB_ARG_PTR_TO_MEM || t == UB_ARG_PTR_TO_UNINIT_MEM) {
 			bad = size > (1u << 29) || !mem_ok(run, a[i], size, t == UB_ARG_PTR_TO_UNINIT_MEM);
 		} else if (t == UB_ARG_CONST_SIZE) {
@@ -164,6 +180,8 @@ int ub_helper_args_ok(const struct ub_run *run, const struct ub_helper_def *def,
 			bad = a[i] && !mem_ok(run, a[i], 1, 1);
 		} else if (t == UB_ARG_PTR_TO_CTX) {
 			bad = a[i] != (uintptr_t)run->ctx;
+		} else if (t == UB_ARG_PTR_TO_RINGBUF_MEM) {
+			bad = !has_ringbuf_record(run, a[i]);
 		}
 		if (bad) {
 			snprintf(why, whysz, "R%d (0x%llx) is not a valid %s", i + 1,

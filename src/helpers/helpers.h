@@ -20,19 +20,32 @@ enum ub_arg {
 	UB_ARG_PTR_TO_CTX,
 	UB_ARG_PTR_TO_FUNC,		/* a function of the program (lddw func), for callbacks */
 	UB_ARG_PTR_TO_STACK_OR_NULL,	/* callback context: stack memory or NULL */
+	UB_ARG_PTR_TO_UNINIT_MAP_VALUE,	/* value_size writable bytes (map_pop_elem, map_peek_elem) */
+	UB_ARG_PTR_TO_RINGBUF_MEM,	/* a record of this run from ringbuf_reserve, not yet released */
+	UB_ARG_CONST_ALLOC_SIZE_OR_ZERO,	/* bytes to allocate (ringbuf_reserve): any scalar */
+	UB_ARG_PTR_TO_MEM_OR_NULL,	/* readable memory of the next argument's size, or NULL */
 };
 
 enum ub_ret {
 	UB_RET_INTEGER,
 	UB_RET_VOID,
 	UB_RET_PTR_TO_MAP_VALUE_OR_NULL,
+	UB_RET_PTR_TO_RINGBUF_MEM_OR_NULL,	/* a reserved record, writable for the size asked */
 };
 
 /* Which program types may call a helper. */
 enum ub_helper_grp {
 	UB_GRP_BASE = 1,	/* every program type */
 	UB_GRP_TRACE = 2,	/* tracing types (kprobe, tracepoint, perf_event, ...) */
-	UB_GRP_NET = 4,		/* packet types (xdp, tc, socket filter) */
+	UB_GRP_SOCK = 4,	/* socket filters */
+	UB_GRP_TC = 8,		/* tc classifiers and actions */
+	UB_GRP_XDP = 0x10,	/* XDP */
+	/* Packet helpers as the kernel hands them out (sk_filter_func_proto,
+	 * tc_cls_act_func_proto, xdp_func_proto): */
+	UB_GRP_SKB = UB_GRP_SOCK | UB_GRP_TC,		/* programs that see an sk_buff */
+	UB_GRP_TC_XDP = UB_GRP_TC | UB_GRP_XDP,
+	UB_GRP_NET = UB_GRP_SOCK | UB_GRP_TC | UB_GRP_XDP,	/* every packet type */
+	UB_GRP_TRACE_NET = UB_GRP_TRACE | UB_GRP_NET,	/* tracing and packet types (perf_event_output) */
 	UB_GRP_CUSTOM = 0x80,	/* registered by an embedder: types list them by id */
 };
 

@@ -124,18 +124,20 @@ static void jit_after_callbacks(void)
 		jit_fault(run, run->fault);
 }
 
-/* LD_ABS / LD_IND: network byte order; out of bounds ends the program with r0 = 0. */
+/*
+ * LD_ABS / LD_IND: network byte order. Out of bounds gives UB_JIT_LD_OOB, on which the
+ * generated code returns 0 from the current function (the kernel's rewrite of LD_ABS).
+ */
+#define UB_JIT_LD_OOB (1ull << 32)
+
 static uint64_t jit_ld_pkt(int64_t off, uint32_t size)
 {
 	struct ub_run *run = ub_run_cur;
 	uint32_t v32 = 0;
 	uint16_t v16 = 0;
 
-	if (off < 0 || (uint64_t)off + size > run->pkt_size) {
-		run->fault = 0;
-		run->jit_ld_oob = 1;
-		longjmp(*run->jb, 1);
-	}
+	if (off < 0 || (uint64_t)off + size > run->pkt_size)
+		return UB_JIT_LD_OOB;
 	if (size == 1)
 		return run->pkt[off];
 	if (size == 2) {
@@ -434,13 +436,10 @@ int ub_jit_run(struct ub_run *run, const uint64_t *args, uint64_t *r0)
 	run->jb = &jb;
 	run->jit_active = 1;
 	run->jit_depth = 0;
-	run->jit_ld_oob = 0;
 	if (setjmp(jb)) {
 		run->jb = saved;
 		ub_run_cur = run;
 		*r0 = 0;
-		if (run->jit_ld_oob)
-			return 0;	/* LD_ABS out of bounds: the program returns 0 */
 		return run->fault ? run->fault : -EFAULT;
 	}
 	*r0 = ((ub_jit_entry)(uintptr_t)img->code)(args[0], args[1], run);

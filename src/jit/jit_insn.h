@@ -266,14 +266,16 @@ static void emit_atomic(struct jctx *j, int op, const struct bpf_insn *in, size_
 		x_rm(x, rr, w, src, TMP2, 0, 0);
 		return;
 	}
-	/* old = *p; do { new = old op src } while (!cmpxchg(p, old, new)); src = old */
+	/* old = *p; do { new = old op src } while (!cmpxchg(p, old, new)); src = old.
+	 * cmpxchg needs rax, which may be src itself (r0): the operand goes to r9 first. */
 	int keep_rax = src != X_RAX;
+	x_rr(x, XO_MOV_RM_R, 1, src, AUX);
 	if (keep_rax)
 		x_push(x, X_RAX);
 	x_rm(x, XO_MOV_R_RM, w, X_RAX, TMP2, 0, 0);
 	size_t loop = x->len;
 	x_rr(x, XO_MOV_RM_R, 1, X_RAX, TMP);
-	x_rr(x, rr, w, src, TMP);
+	x_rr(x, rr, w, AUX, TMP);
 	x_byte(x, XO_LOCK);
 	x_rm2(x, XO2_CMPXCHG, w, TMP, TMP2, 0);
 	x_jcc(x, CC_NE, loop);
@@ -374,6 +376,17 @@ static void emit_ld_pkt(struct jctx *j, const struct bpf_insn *in)
 	}
 	x_mov_ri(x, X_RSI, ub_isa_size(in->code));
 	emit_call_c(j, (const void *)jit_ld_pkt);
+	/* out of bounds: r0 = 0 and return from this function */
+	x_mov_ri(x, TMP, UB_JIT_LD_OOB);
+	x_rr(x, XO_CMP_RM_R, 1, TMP, X_RAX);
+	size_t skip = x->len;
+	x_jcc(x, CC_NE, 0);
+	x_rr(x, XO_XOR_RM_R, 0, X_RAX, X_RAX);
+	emit_epilogue(j, j->in_main);
+	if (x->buf) {
+		struct ub_x86 p = *x;
+		p.len = skip, x_jcc(&p, CC_NE, x->len);
+	}
 }
 
 static void emit_lddw(struct jctx *j, const struct bpf_insn *in, size_t idx)

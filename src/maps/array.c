@@ -9,18 +9,20 @@
 #include "maps/map.h"
 #include "vm/vm.h"
 
-#define UB_KMALLOC_MAX_SIZE	(4u << 20)	/* the kernel's limit on one value */
+#define UB_VALUE_MAX		0x7fffffffu	/* INT_MAX: the kernel's limit on one value */
 #define UB_PCPU_MIN_UNIT_SIZE	(32u << 10)	/* ... and on one per-CPU value */
 
 static int array_check_common(const union bpf_attr *attr, int percpu)
 {
+	/* As array_map_alloc_check(): MMAPABLE, INNER_MAP and NUMA_NODE are for plain arrays. */
 	const uint32_t allowed = BPF_F_NUMA_NODE | BPF_F_MMAPABLE | BPF_F_RDONLY | BPF_F_WRONLY |
 				 BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG | BPF_F_INNER_MAP;
+	const uint32_t plain_only = BPF_F_NUMA_NODE | BPF_F_MMAPABLE | BPF_F_INNER_MAP;
 
 	if (attr->max_entries == 0 || attr->key_size != 4 || attr->value_size == 0 ||
-	    (attr->map_flags & ~allowed) || (percpu && (attr->map_flags & BPF_F_MMAPABLE)))
+	    (attr->map_flags & ~allowed) || (percpu && (attr->map_flags & plain_only)))
 		return -EINVAL;
-	if (attr->value_size > (percpu ? UB_PCPU_MIN_UNIT_SIZE : UB_KMALLOC_MAX_SIZE))
+	if (attr->value_size > (percpu ? UB_PCPU_MIN_UNIT_SIZE : UB_VALUE_MAX))
 		return -E2BIG;
 	return 0;
 }
@@ -48,6 +50,36 @@ static size_t array_data_size(const struct ub_shm_hdr *h)
 static size_t percpu_array_data_size(const struct ub_shm_hdr *h)
 {
 	return (size_t)h->max_entries * h->nr_cpus * stride_of(h);
+}
+
+/*
+ * Values are copied in 8-byte words with relaxed atomics: a lookup racing with an update
+ * (allowed, as in the kernel: array values are plain memory) sees each word whole, old or
+ * new, and the race is a declared one rather than undefined behaviour, so ThreadSanitizer
+ * accepts it. Values in the map start at multiples of 8; the caller's buffer may not.
+ */
+static void copy_out(void *dst, const uint8_t *val, size_t n)
+{
+	size_t i = 0;
+
+	for (uint64_t w; i + 8 <= n; i += 8) {
+		w = __atomic_load_n((const uint64_t *)(const void *)(val + i), __ATOMIC_RELAXED);
+		memcpy((uint8_t *)dst + i, &w, 8);
+	}
+	for (; i < n; i++)
+		((uint8_t *)dst)[i] = __atomic_load_n(val + i, __ATOMIC_RELAXED);
+}
+
+static void copy_in(uint8_t *val, const void *src, size_t n)
+{
+	size_t i = 0;
+
+	for (uint64_t w; i + 8 <= n; i += 8) {
+		memcpy(&w, (const uint8_t *)src + i, 8);
+		__atomic_store_n((uint64_t *)(void *)(val + i), w, __ATOMIC_RELAXED);
+	}
+	for (; i < n; i++)
+		__atomic_store_n(val + i, ((const uint8_t *)src)[i], __ATOMIC_RELAXED);
 }
 
 static int array_init(struct ub_map *map)
@@ -88,7 +120,7 @@ static int array_lookup_user(struct ub_map *map, const void *key, void *value, u
 
 	if (!v)
 		return -ENOENT;
-	memcpy(value, v, map->value_size);
+	copy_out(value, v, map->value_size);
 	return 0;
 }
 
@@ -102,7 +134,7 @@ static int percpu_array_lookup_user(struct ub_map *map, const void *key, void *v
 	memcpy(&idx, key, 4);
 	if (idx >= map->max_entries)
 		return -ENOENT;
-	memcpy(value, map->data + (size_t)idx * map->nr_cpus * stride, map->nr_cpus * stride);
+	copy_out(value, map->data + (size_t)idx * map->nr_cpus * stride, map->nr_cpus * stride);
 	return 0;
 }
 
@@ -127,7 +159,7 @@ static int array_update(struct ub_map *map, const void *key, const void *value, 
 	int err = array_update_check(map, idx, flags);
 	if (err)
 		return err;
-	memcpy(map->data + (size_t)idx * ub_map_value_stride(map), value, map->value_size);
+	copy_in(map->data + (size_t)idx * ub_map_value_stride(map), value, map->value_size);
 	return 0;
 }
 
@@ -141,9 +173,8 @@ static int percpu_array_update(struct ub_map *map, const void *key, const void *
 	int err = array_update_check(map, idx, flags);
 	if (err)
 		return err;
-	uint8_t *base = map->data + (size_t)idx * map->nr_cpus * stride;
-	for (uint32_t cpu = 0; cpu < map->nr_cpus; cpu++)
-		memcpy(base + cpu * stride, (const uint8_t *)value + cpu * stride, map->value_size);
+	/* Padding included, as the kernel's copy_map_value_long(). */
+	copy_in(map->data + (size_t)idx * map->nr_cpus * stride, value, map->nr_cpus * stride);
 	return 0;
 }
 
@@ -157,7 +188,7 @@ static int percpu_array_update_elem(struct ub_map *map, const void *key, const v
 	int err = array_update_check(map, idx, flags);
 	if (err)
 		return err;
-	memcpy(percpu_array_lookup(map, key), value, map->value_size);
+	copy_in(percpu_array_lookup(map, key), value, map->value_size);
 	return 0;
 }
 

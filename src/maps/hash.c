@@ -17,11 +17,13 @@
 #include <string.h>
 #include <time.h>
 #include "maps/map.h"
+#include "maps/hash.h"
 #include "vm/vm.h"
 
 #define NULLS		0x80000000u	/* chain end marker; low bits: the bucket's index */
-#define MAX_KEY		512u		/* MAX_BPF_STACK: keys live on the program stack */
-#define MAX_VALUE	(4u << 20)
+#define KMALLOC_MAX	(4ull << 20)	/* x86-64 KMALLOC_MAX_SIZE */
+#define KERNEL_ELEM	48u		/* sizeof(struct htab_elem) in the kernel */
+#define PCPU_MIN_UNIT	(32u << 10)	/* PCPU_MIN_UNIT_SIZE: bound of one per-CPU value */
 
 struct hash_ctl {
 	uint32_t free_lock;
@@ -91,16 +93,23 @@ static size_t layout(const struct ub_shm_hdr *h, struct hash_geom *g, size_t *bo
 
 static int hash_check(const union bpf_attr *attr)
 {
+	/* As htab_map_alloc_check() and htab_map_alloc() (HTAB_CREATE_FLAG_MASK). */
 	const uint32_t allowed = BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE |
 				 BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_ZERO_SEED |
-				 BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG | BPF_F_INNER_MAP;
+				 BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG;
+	int percpu = hash_is_percpu(attr->map_type);
 
-	if (attr->max_entries == 0 || attr->key_size == 0 || attr->value_size == 0 ||
-	    (attr->map_flags & ~allowed) || (attr->map_flags & BPF_F_NO_COMMON_LRU))
+	if ((attr->map_flags & ~allowed) || (attr->map_flags & BPF_F_NO_COMMON_LRU) ||
+	    (percpu && (attr->map_flags & BPF_F_NUMA_NODE)))
 		return -EINVAL;
-	if (attr->key_size > MAX_KEY || attr->value_size > MAX_VALUE)
+	if (attr->max_entries == 0 || attr->key_size == 0 || attr->value_size == 0)
+		return -EINVAL;
+	if ((uint64_t)attr->key_size + attr->value_size >= KMALLOC_MAX - KERNEL_ELEM)
 		return -E2BIG;
-	if (attr->max_entries > (1u << 30))
+	if (percpu && ((attr->value_size + 7ull) & ~7ull) > PCPU_MIN_UNIT)
+		return -E2BIG;
+	/* Buckets are 16 bytes in the kernel, whose bucket array must stay under 4 GiB. */
+	if (attr->max_entries > (1u << 31) || roundup_pow2(attr->max_entries) > UINT32_MAX / 16)
 		return -E2BIG;
 	return 0;
 }
@@ -154,25 +163,6 @@ static int hash_init(struct ub_map *map)
 	return 0;
 }
 
-/* A pinned file from elsewhere: its control block must agree with its header. */
-static int hash_validate(const struct ub_map *cmap)
-{
-	struct ub_map *map = (struct ub_map *)cmap;
-	if (geom_bind(map))
-		return -ENOMEM;
-	struct hash_geom *g = map->priv;
-	const struct hash_ctl *c = g->ctl;
-	size_t b, e, r;
-
-	layout(map->hdr, g, &b, &e, &r);
-	if (c->nbuckets != g->nbuckets || c->nelems != g->nelems || c->elem_size != g->elem_size ||
-	    c->key_stride != g->key_stride || c->buckets_off != b || c->elems_off != e ||
-	    c->ring_off != r || c->count > map->max_entries ||
-	    c->free_tail - c->free_head > g->nelems)
-		return -EINVAL;
-	return 0;
-}
-
 static inline struct hash_elem *elem_at(const struct hash_geom *g, uint32_t i)
 {
 	return (struct hash_elem *)(g->elems + (size_t)i * g->elem_size);
@@ -202,6 +192,73 @@ static uint32_t hash_key(const struct hash_geom *g, const void *key, uint32_t le
 	h ^= h >> 29;
 	h *= 0x9E3779B97F4A7C15ull;
 	return (uint32_t)(h >> 32);
+}
+
+/*
+ * Whether element n can stand in chain b: a lookup of its key comes to this chain and
+ * recognises it (its stored hash is its key's). Every element of a sound chain can.
+ */
+static int elem_fits(const struct ub_map *map, const struct hash_geom *g, uint32_t n,
+		     uint32_t b)
+{
+	const struct hash_elem *e = elem_at(g, n);
+	uint32_t hash = __atomic_load_n(&e->hash, __ATOMIC_RELAXED);
+
+	return (hash & (g->nbuckets - 1)) == b && hash_key(g, e->key, map->key_size) == hash;
+}
+
+/*
+ * Checks chain b of a file being opened: indices in range, every element fits the chain,
+ * the chain ends with b's own nulls marker, and within `budget` elements (what the other
+ * chains left of the pool: a chain that loops never ends, so it runs out). The walk is
+ * lock-free (the file may be live in another process, and a read-only mapping cannot
+ * lock), so a chain that changed under it is looked at again before it is called damaged.
+ */
+static int chain_sound(const struct ub_map *map, const struct hash_geom *g, uint32_t b,
+		       uint32_t budget, uint32_t *len)
+{
+	for (unsigned tries = 0; tries < 8; tries++) {
+		uint32_t n = __atomic_load_n(&g->buckets[b].head, __ATOMIC_ACQUIRE), steps = 0;
+		while (!(n & NULLS) && steps < budget && n < g->nelems && elem_fits(map, g, n, b)) {
+			steps++;
+			n = __atomic_load_n(&elem_at(g, n)->next, __ATOMIC_ACQUIRE);
+		}
+		if (n == (NULLS | b)) {
+			*len = steps;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A pinned file from elsewhere: its control block must agree with its header, its chains
+ * must be sound (so that lookups and get_next_key walks end), its free ring in range. */
+static int hash_validate(const struct ub_map *cmap)
+{
+	struct ub_map *map = (struct ub_map *)cmap;
+	if (geom_bind(map))
+		return -ENOMEM;
+	struct hash_geom *g = map->priv;
+	const struct hash_ctl *c = g->ctl;
+	size_t b, e, r;
+
+	layout(map->hdr, g, &b, &e, &r);
+	if (c->nbuckets != g->nbuckets || c->nelems != g->nelems || c->elem_size != g->elem_size ||
+	    c->key_stride != g->key_stride || c->buckets_off != b || c->elems_off != e ||
+	    c->ring_off != r || c->count > map->max_entries ||
+	    c->free_tail - c->free_head > g->nelems)
+		return -EINVAL;
+	uint32_t left = g->nelems;	/* chains share no element: together at most the pool */
+	for (uint32_t i = 0; i < g->nbuckets; i++) {
+		uint32_t len = 0;
+		if (!chain_sound(map, g, i, left, &len))
+			return -EINVAL;
+		left -= len;
+	}
+	for (uint64_t i = c->free_head; i != c->free_tail; i++)
+		if (__atomic_load_n(&g->ring[i % g->nelems], __ATOMIC_RELAXED) >= g->nelems)
+			return -EINVAL;
+	return 0;
 }
 
 /*
@@ -244,18 +301,28 @@ static void *hash_lookup(struct ub_map *map, const void *key)
 	return elem_value(g, e) + (g->nvalues > 1 ? cur_cpu(map) * g->value_stride : 0);
 }
 
+/*
+ * User space copies under the bucket lock: the element cannot be unlinked, freed and
+ * reused for another key while it is copied, so the copy is one whole value (a lock-free
+ * copy could mix the old value with the next owner's). Programs read in place, lock-free,
+ * and so does a read-only mapping (BPF_F_RDONLY open), which cannot write the lock word.
+ */
 static int hash_lookup_user(struct ub_map *map, const void *key, void *value, uint64_t flags)
 {
 	struct hash_geom *g = map->priv;
-	struct hash_elem *e = find(g, key, map->key_size, hash_key(g, key, map->key_size));
+	uint32_t hash = hash_key(g, key, map->key_size);
+	uint32_t b = hash & (g->nbuckets - 1);
+	int lock = !(map->flags & BPF_F_RDONLY);
 
-	if (!e)
-		return -ENOENT;
-	if (g->nvalues == 1)
-		memcpy(value, elem_value(g, e), map->value_size);
-	else
-		memcpy(value, elem_value(g, e), (size_t)g->nvalues * g->value_stride);
-	return 0;
+	if (lock)
+		ub_shm_lock(&g->buckets[b].lock);
+	struct hash_elem *e = find(g, key, map->key_size, hash);
+	if (e)
+		memcpy(value, elem_value(g, e),
+		       g->nvalues == 1 ? map->value_size : (size_t)g->nvalues * g->value_stride);
+	if (lock)
+		ub_shm_unlock(&g->buckets[b].lock);
+	return e ? 0 : -ENOENT;
 }
 
 /* The free ring: FIFO, so a freed element is reused as late as possible. */
@@ -309,10 +376,8 @@ static void fill_value(struct ub_map *map, struct hash_geom *g, struct hash_elem
 		memcpy(v, value, map->value_size);
 		return;
 	}
-	if (how == VALUE_ALL) {
-		for (uint32_t c = 0; c < g->nvalues; c++)
-			memcpy(v + c * g->value_stride, (const uint8_t *)value + c * g->value_stride,
-			       map->value_size);
+	if (how == VALUE_ALL) {	/* padding included, as the kernel's copy_map_value_long() */
+		memcpy(v, value, (size_t)g->nvalues * g->value_stride);
 		return;
 	}
 	/* A program writes its own CPU's value; the others keep theirs (or start at zero). */
@@ -383,7 +448,12 @@ static int hash_update_elem(struct ub_map *map, const void *key, const void *val
 	return hash_update_how(map, key, value, flags, VALUE_ONE_CPU);
 }
 
-static int hash_delete(struct ub_map *map, const void *key)
+/*
+ * Unlinks key's element, copying its value out first when `value` is not NULL: the copy and
+ * the unlink under one hold of the bucket lock, so that for BPF_MAP_LOOKUP_AND_DELETE_ELEM
+ * no update of the key lands between them and is deleted unseen.
+ */
+static int take(struct ub_map *map, const void *key, void *value)
 {
 	struct hash_geom *g = map->priv;
 	uint32_t hash = hash_key(g, key, map->key_size);
@@ -394,6 +464,9 @@ static int hash_delete(struct ub_map *map, const void *key)
 	uint32_t idx = e ? (uint32_t)(((uint8_t *)e - g->elems) / g->elem_size) : 0;
 	uint32_t *link = e ? link_to(g, b, idx) : NULL;
 	if (link) {
+		if (value)
+			memcpy(value, elem_value(g, e),
+			       g->nvalues == 1 ? map->value_size : (size_t)g->nvalues * g->value_stride);
 		/* e->next stays intact: a reader standing on e still reaches the chain's end. */
 		__atomic_store_n(link, e->next, __ATOMIC_RELEASE);
 		__atomic_sub_fetch(&g->ctl->count, 1, __ATOMIC_RELAXED);
@@ -405,46 +478,143 @@ static int hash_delete(struct ub_map *map, const void *key)
 	return 0;
 }
 
-static uint32_t first_in(const struct hash_geom *g, uint32_t b)
+static int hash_delete(struct ub_map *map, const void *key)
 {
-	for (; b < g->nbuckets; b++) {
-		uint32_t n = __atomic_load_n(&g->buckets[b].head, __ATOMIC_ACQUIRE);
-		if (!(n & NULLS) && n < g->nelems)
+	return take(map, key, NULL);
+}
+
+static int hash_lookup_and_delete(struct ub_map *map, const void *key, void *value,
+				  uint64_t flags)
+{
+	return take(map, key, value);
+}
+
+/*
+ * Keys are copied under their bucket's lock (as user-space lookups): an element deleted
+ * and reused meanwhile never yields a torn key. A read-only mapping cannot lock.
+ */
+static int copy_first_key(struct ub_map *map, uint32_t b, void *next_key)
+{
+	struct hash_geom *g = map->priv;
+	int lock = !(map->flags & BPF_F_RDONLY), found;
+
+	if (lock)
+		ub_shm_lock(&g->buckets[b].lock);
+	uint32_t n = __atomic_load_n(&g->buckets[b].head, __ATOMIC_ACQUIRE);
+	found = !(n & NULLS) && n < g->nelems && elem_fits(map, g, n, b);	/* see walk_next */
+	if (found)
+		memcpy(next_key, elem_at(g, n)->key, map->key_size);
+	if (lock)
+		ub_shm_unlock(&g->buckets[b].lock);
+	return found;
+}
+
+/* The first key in buckets b.. (an empty bucket is skipped without its lock). */
+static int first_key_from(struct ub_map *map, uint32_t b, void *next_key)
+{
+	struct hash_geom *g = map->priv;
+
+	for (; b < g->nbuckets; b++)
+		if (!(__atomic_load_n(&g->buckets[b].head, __ATOMIC_ACQUIRE) & NULLS) &&
+		    copy_first_key(map, b, next_key))
+			return 0;
+	return -ENOENT;
+}
+
+/*
+ * The element after e in chain b that a get_next_key walk goes on to, or NULLS to end the
+ * chain there. In a sound chain that is e's successor. In a damaged file the chain may loop
+ * back, repeat a key, or run into elements a lookup would not find in this chain; each ends
+ * the chain here. So every key a walk returns is found again where the walk found it, the
+ * next one is always further along, and a walk over any file ends.
+ */
+static uint32_t walk_next(const struct ub_map *map, const struct hash_geom *g, uint32_t b,
+			  const struct hash_elem *e)
+{
+	uint32_t n = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
+
+	if ((n & NULLS) || n >= g->nelems || !elem_fits(map, g, n, b))
+		return NULLS;
+	const struct hash_elem *c = elem_at(g, n);
+	/* Nothing from the head to e (inclusive) may be n or hold n's key. */
+	uint32_t m = __atomic_load_n(&g->buckets[b].head, __ATOMIC_ACQUIRE);
+	for (uint32_t steps = 0; !(m & NULLS) && m < g->nelems && steps <= g->nelems; steps++) {
+		const struct hash_elem *p = elem_at(g, m);
+		if (m == n || (p->hash == c->hash && !memcmp(p->key, c->key, map->key_size)))
+			return NULLS;
+		if (p == e)
 			return n;
+		m = __atomic_load_n(&p->next, __ATOMIC_ACQUIRE);
 	}
-	return NULLS;
+	return NULLS;	/* e is no longer on the chain (a lock-free walk): leave it */
 }
 
 /* As the kernel: the element after `key` in bucket order; a missing key restarts. */
 static int hash_get_next_key(struct ub_map *map, const void *key, void *next_key)
 {
 	struct hash_geom *g = map->priv;
-	uint32_t n = NULLS;
 
-	if (key) {
-		uint32_t hash = hash_key(g, key, map->key_size);
-		struct hash_elem *e = find(g, key, map->key_size, hash);
-		if (e) {
-			n = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
-			if (n & NULLS)
-				n = first_in(g, (hash & (g->nbuckets - 1)) + 1);
-			if (n & NULLS)
-				return -ENOENT;
-		}
-	}
-	if (n & NULLS)
-		n = first_in(g, 0);
-	if (n & NULLS || n >= g->nelems)
-		return -ENOENT;
-	memcpy(next_key, elem_at(g, n)->key, map->key_size);
-	return 0;
+	if (!key)
+		return first_key_from(map, 0, next_key);
+	uint32_t hash = hash_key(g, key, map->key_size);
+	uint32_t b = hash & (g->nbuckets - 1);
+	int lock = !(map->flags & BPF_F_RDONLY);
+
+	if (lock)
+		ub_shm_lock(&g->buckets[b].lock);
+	struct hash_elem *e = find(g, key, map->key_size, hash);
+	uint32_t n = e ? walk_next(map, g, b, e) : NULLS;
+	int found = !(n & NULLS);
+	if (found)
+		memcpy(next_key, elem_at(g, n)->key, map->key_size);
+	if (lock)
+		ub_shm_unlock(&g->buckets[b].lock);
+	return found ? 0 : first_key_from(map, e ? b + 1 : 0, next_key);
+}
+
+/* ---- For families layered on the table (maps/hash.h): elements by index ---- */
+
+uint32_t ub_hash_nelems_of(const struct ub_shm_hdr *h)
+{
+	struct hash_geom g;
+
+	geom_of(h, &g);
+	return g.nelems;
+}
+
+uint32_t ub_hash_nelems(const struct ub_map *map)
+{
+	return ((const struct hash_geom *)map->priv)->nelems;
+}
+
+uint8_t *ub_hash_end(const struct ub_map *map)
+{
+	const struct hash_geom *g = map->priv;
+
+	return (uint8_t *)(g->ring + g->nelems);
+}
+
+uint32_t ub_hash_elem_index(const struct ub_map *map, const void *p)
+{
+	const struct hash_geom *g = map->priv;
+	uintptr_t off = (uintptr_t)p - (uintptr_t)g->elems;
+
+	return (uintptr_t)p >= (uintptr_t)g->elems && off / g->elem_size < g->nelems
+		       ? (uint32_t)(off / g->elem_size) : UINT32_MAX;
+}
+
+const void *ub_hash_elem_key(const struct ub_map *map, uint32_t idx)
+{
+	const struct hash_geom *g = map->priv;
+
+	return idx < g->nelems ? elem_at(g, idx)->key : NULL;
 }
 
 #define HASH_OPS(name) { \
 	.check = hash_check, .data_size = hash_data_size, .init = hash_init, \
 	.validate = hash_validate, .lookup = hash_lookup, .lookup_user = hash_lookup_user, \
 	.update = hash_update, .update_elem = hash_update_elem, .delete = hash_delete, \
-	.get_next_key = hash_get_next_key }
+	.lookup_and_delete = hash_lookup_and_delete, .get_next_key = hash_get_next_key }
 
 const struct ub_map_ops ub_hash_ops = HASH_OPS(hash);
 const struct ub_map_ops ub_percpu_hash_ops = HASH_OPS(percpu_hash);

@@ -110,6 +110,62 @@ struct ub_map *ub_map_get(int fd)
 	return (struct ub_map *)ub_obj_get(fd, UB_OBJ_MAP);
 }
 
+struct ub_map *ub_map_get_acc(int fd, unsigned *acc)
+{
+	return (struct ub_map *)ub_obj_get_acc(fd, UB_OBJ_MAP, acc);
+}
+
+/*
+ * Whether `node` is in a sysfs node list ("0", "0-3,8"). A machine without the file (a
+ * kernel without NUMA) has node 0 only, as the kernel's nr_node_ids of 1.
+ */
+static int node_listed(const char *path, uint32_t node)
+{
+	char buf[512];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return node == 0;
+	buf[n] = '\0';
+	for (char *p = buf; *p >= '0' && *p <= '9';) {
+		unsigned long a = strtoul(p, &p, 10), b = a;
+		if (*p == '-')
+			b = strtoul(p + 1, &p, 10);
+		if (node >= a && node <= b)
+			return 1;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * BPF_F_NUMA_NODE, as map_create(): the node must be below nr_node_ids and online, except
+ * NUMA_NO_NODE (-1), which asks for no particular node.
+ */
+static int check_numa(const union bpf_attr *attr)
+{
+	if (!(attr->map_flags & BPF_F_NUMA_NODE) || attr->numa_node == UINT32_MAX)
+		return 0;
+	return node_listed("/sys/devices/system/node/possible", attr->numa_node) &&
+		       node_listed("/sys/devices/system/node/online", attr->numa_node)
+		       ? 0 : -EINVAL;
+}
+
+int ub_map_check_btf(const union bpf_attr *attr)
+{
+	if (!attr->btf_key_type_id && !attr->btf_value_type_id &&
+	    !attr->btf_vmlinux_value_type_id)
+		return 0;	/* the kernel ignores btf_fd then */
+	/* btf_get_by_fd(): EBADF for an fd that is not open, EINVAL for a non-BTF file. */
+	if (fcntl((int)attr->btf_fd, F_GETFD) < 0)
+		return -EBADF;
+	return -EINVAL;		/* no BTF objects yet: no fd is one */
+}
+
 void ub_map_put(struct ub_map *map)
 {
 	if (map)
@@ -131,7 +187,21 @@ static int check_common(const union bpf_attr *attr)
 		return -EINVAL;
 	if ((f & BPF_F_RDONLY_PROG) && (f & BPF_F_WRONLY_PROG))
 		return -EINVAL;
-	/* The name may hold only [A-Za-z0-9_.] and must be NUL-terminated. */
+	if (attr->map_extra && attr->map_type != BPF_MAP_TYPE_BLOOM_FILTER)
+		return -EINVAL;
+	/* Type ids come in pairs; vmlinux value types are for struct_ops maps only. */
+	if (attr->btf_vmlinux_value_type_id
+		    ? attr->map_type != BPF_MAP_TYPE_STRUCT_OPS || attr->btf_key_type_id ||
+			      attr->btf_value_type_id
+		    : attr->btf_key_type_id && !attr->btf_value_type_id)
+		return -EINVAL;
+	return check_numa(attr);
+}
+
+/* The name may hold only [A-Za-z0-9_.] and must be NUL-terminated. The kernel checks it
+ * after the family's checks (bpf_obj_name_cpy() once the map is allocated). */
+static int check_name(const union bpf_attr *attr)
+{
 	for (size_t i = 0; i < BPF_OBJ_NAME_LEN; i++) {
 		char c = attr->map_name[i];
 		if (!c)
@@ -164,6 +234,20 @@ static struct ub_map *map_new(const struct ub_map_ops *ops, int fd, void *mem, s
 	return map;
 }
 
+/* FNV-1a, 64 bits, over the header with `frozen` (the one mutable field) and itself as 0. */
+uint64_t ub_shm_hdr_checksum(const struct ub_shm_hdr *h)
+{
+	struct ub_shm_hdr c = *h;
+	const uint8_t *p = (const uint8_t *)&c;
+	uint64_t x = 0xcbf29ce484222325ull;
+
+	c.frozen = 0;
+	c.checksum = 0;
+	for (size_t i = 0; i < sizeof(c); i++)
+		x = (x ^ p[i]) * 0x100000001b3ull;
+	return x;
+}
+
 static void fill_hdr(struct ub_shm_hdr *h, const union bpf_attr *attr, size_t data_size)
 {
 	struct timespec ts;
@@ -176,12 +260,14 @@ static void fill_hdr(struct ub_shm_hdr *h, const union bpf_attr *attr, size_t da
 	h->key_size = attr->key_size;
 	h->value_size = attr->value_size;
 	h->max_entries = attr->max_entries;
-	h->map_flags = attr->map_flags;
+	/* As bpf_map_flags_retain_permanent(): RDONLY/WRONLY are the creating fd's. */
+	h->map_flags = attr->map_flags & ~(uint32_t)(BPF_F_RDONLY | BPF_F_WRONLY);
 	h->nr_cpus = (uint32_t)ub_num_possible_cpus();
 	memcpy(h->name, attr->map_name, BPF_OBJ_NAME_LEN);
 	h->name[BPF_OBJ_NAME_LEN - 1] = '\0';
 	clock_gettime(CLOCK_REALTIME, &ts);
 	h->create_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	h->map_extra = attr->map_extra;
 }
 
 int ub_map_create(const union bpf_attr *attr)
@@ -195,6 +281,10 @@ int ub_map_create(const union bpf_attr *attr)
 	err = check_common(attr);
 	if (!err)
 		err = ops->check(attr);
+	if (!err)
+		err = check_name(attr);
+	if (!err)
+		err = ub_map_check_btf(attr);
 	if (err)
 		return err;
 	fill_hdr(&probe, attr, 0);
@@ -216,24 +306,35 @@ int ub_map_create(const union bpf_attr *attr)
 		return -ENOMEM;
 	}
 	err = ops->init(map);
-	int ufd = err ? err : ub_obj_publish(&map->obj);
+	/* A family may settle a field in init (LRU rounds max_entries): checksum the result. */
+	h->checksum = ub_shm_hdr_checksum(h);
+	/* The creating fd's access: BPF_F_RDONLY / BPF_F_WRONLY of the request. */
+	int ufd = err ? err : ub_obj_publish_acc(&map->obj, ub_obj_acc_of_flags(attr->map_flags));
 	if (ufd < 0)
 		map_release(&map->obj);
 	return ufd;
 }
 
+/* A uebpf map file that is damaged: EINVAL, with the reason. */
 static int bad_file(char *err, size_t errsz, const char *why)
 {
 	if (err)
-		snprintf(err, errsz, "not a valid uebpf map file: %s", why);
+		snprintf(err, errsz, "damaged uebpf map file: %s", why);
 	return -EINVAL;
 }
 
-/* Header checks before trusting any size from the file. */
+/* A file that is no uebpf map at all: EACCES, as the kernel's bpf_obj_get() on a file that
+ * is no bpf object. */
+static int foreign_file(char *err, size_t errsz, const char *why)
+{
+	if (err)
+		snprintf(err, errsz, "not a uebpf map file: %s", why);
+	return -EACCES;
+}
+
+/* Header checks before trusting any size from the file (the magic is checked before). */
 static const char *check_hdr(const struct ub_shm_hdr *h, size_t file_size)
 {
-	if (memcmp(h->magic, UB_SHM_MAGIC, 8))
-		return "bad magic";
 	if (h->version != UB_SHM_VERSION)
 		return "unsupported version";
 	if (h->hdr_size != sizeof(*h))
@@ -249,11 +350,13 @@ static const char *check_hdr(const struct ub_shm_hdr *h, size_t file_size)
 		return "made for a different number of CPUs";
 	union bpf_attr attr = { .map_type = h->map_type, .key_size = h->key_size,
 				.value_size = h->value_size, .max_entries = h->max_entries,
-				.map_flags = h->map_flags };
+				.map_flags = h->map_flags, .map_extra = h->map_extra };
 	if (ops->check(&attr))
 		return "map shape is invalid";
 	if (ub_shm_page_align(ops->data_size(h)) != h->data_size)
 		return "data size does not match the map shape";
+	if ((h->map_flags & (BPF_F_RDONLY | BPF_F_WRONLY)) || h->checksum != ub_shm_hdr_checksum(h))
+		return "header checksum mismatch";
 	return NULL;
 }
 
@@ -264,10 +367,14 @@ int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
 
 	if (fstat(file_fd, &st))
 		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)(UB_SHM_HDR_SIZE + UB_SHM_PAGE))
-		return bad_file(err, errsz, "too small or not a regular file");
+	if (!S_ISREG(st.st_mode))
+		return foreign_file(err, errsz, "not a regular file");
+	if (st.st_size < (off_t)(UB_SHM_HDR_SIZE + UB_SHM_PAGE))
+		return foreign_file(err, errsz, "too small to hold a map");
 	if (pread(file_fd, &h, sizeof(h), st.st_size - UB_SHM_HDR_SIZE) != (ssize_t)sizeof(h))
 		return bad_file(err, errsz, "cannot read the header");
+	if (memcmp(h.magic, UB_SHM_MAGIC, 8))
+		return foreign_file(err, errsz, "bad magic");
 	const char *why = check_hdr(&h, (size_t)st.st_size);
 	if (why)
 		return bad_file(err, errsz, why);
@@ -287,12 +394,14 @@ int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
 	/* Use the validated copy, not the shared header another process could change. */
 	map->type = h.map_type, map->key_size = h.key_size, map->value_size = h.value_size;
 	map->max_entries = h.max_entries, map->flags = h.map_flags, map->nr_cpus = h.nr_cpus;
+	if (flags & BPF_F_RDONLY)
+		map->flags |= BPF_F_RDONLY;	/* mapped read-only: nothing may write, not even locks */
 	int rc = map->ops->validate ? map->ops->validate(map) : 0;
 	if (rc) {
 		map_release(&map->obj);	/* the caller still owns file_fd */
 		return bad_file(err, errsz, "corrupt data region");
 	}
-	rc = ub_obj_install(&map->obj, file_fd);
+	rc = ub_obj_install_acc(&map->obj, file_fd, ub_obj_acc_of_flags((uint32_t)flags));
 	if (rc) {
 		map_release(&map->obj);
 		return rc;

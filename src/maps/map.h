@@ -13,10 +13,15 @@
 #include "api/obj.h"
 
 #define UB_SHM_MAGIC	"UEBPFMAP"
-#define UB_SHM_VERSION	1
+#define UB_SHM_VERSION	2	/* 2: header checksum */
 #define UB_SHM_HDR_SIZE	4096u
 
-/* The header page at the end of every map file. Only immutable fields and flags. */
+/*
+ * The header page at the end of every map file. Only immutable fields, and `frozen`.
+ * `checksum` covers every other byte of the struct (ub_shm_hdr_checksum): a damaged header
+ * that still describes a plausible map of the same file size (a hash relabelled as an
+ * array, another value size) is refused on open.
+ */
 struct ub_shm_hdr {
 	char magic[8];
 	uint32_t version;
@@ -26,13 +31,18 @@ struct ub_shm_hdr {
 	uint32_t key_size;
 	uint32_t value_size;
 	uint32_t max_entries;
-	uint32_t map_flags;
+	uint32_t map_flags;		/* permanent flags: never BPF_F_RDONLY/WRONLY */
 	uint32_t nr_cpus;		/* per-CPU maps: slots per value */
 	char name[BPF_OBJ_NAME_LEN];
 	uint32_t frozen;		/* set once by BPF_MAP_FREEZE */
 	uint32_t inner_map_fd_unused;
 	uint64_t create_ns;
+	uint64_t map_extra;		/* bloom filter: hash function count (low 4 bits) */
+	uint64_t checksum;		/* FNV-1a 64 of the header, frozen and checksum as 0 */
 };
+
+/* The checksum a header should carry (computed at creation, verified on open). */
+uint64_t ub_shm_hdr_checksum(const struct ub_shm_hdr *h);
 
 struct ub_map;
 
@@ -54,6 +64,12 @@ struct ub_map_ops {
 	/* Program side update: same as update but one value, not one per CPU. */
 	int (*update_elem)(struct ub_map *map, const void *key, const void *value, uint64_t flags);
 	int (*delete)(struct ub_map *map, const void *key);
+	/*
+	 * Optional: BPF_MAP_LOOKUP_AND_DELETE_ELEM on a keyed map in one step (copy out as
+	 * lookup_user, then delete, with no update of the key in between). Without it the
+	 * command is a lookup followed by a delete.
+	 */
+	int (*lookup_and_delete)(struct ub_map *map, const void *key, void *value, uint64_t flags);
 	int (*get_next_key)(struct ub_map *map, const void *key, void *next_key);
 	/* Queue, stack and bloom filter (BPF_MAP_{PUSH,POP,PEEK}_ELEM semantics). */
 	int (*push)(struct ub_map *map, const void *value, uint64_t flags);
@@ -71,7 +87,12 @@ struct ub_map {
 	struct ub_shm_hdr *hdr;		/* in the mapping */
 	uint8_t *data;			/* start of the mapping */
 	size_t map_size;		/* data + header; the backing file is obj.fd */
-	/* Copies of immutable header fields, never re-read from shared memory. */
+	/*
+	 * Copies of immutable header fields, never re-read from shared memory. `flags` are the
+	 * map's permanent flags; BPF_F_RDONLY/WRONLY belong to fds (the fd table, as the
+	 * kernel's f_mode), except that BPF_F_RDONLY here says this process mapped the file
+	 * read-only (BPF_OBJ_GET with BPF_F_RDONLY): nothing may write it, not even a lock word.
+	 */
 	uint32_t type, key_size, value_size, max_entries, flags, nr_cpus;
 	void *priv;			/* per-type process-local state */
 };
@@ -85,6 +106,8 @@ int ub_map_create(const union bpf_attr *attr);
 int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz);
 
 struct ub_map *ub_map_get(int fd);	/* takes a reference; NULL + errno */
+/* The same, also giving what the fd may do (UB_ACC_* of api/obj.h). */
+struct ub_map *ub_map_get_acc(int fd, unsigned *acc);
 void ub_map_put(struct ub_map *map);
 
 /* Rounded value size and per-CPU value stride, as the kernel's round_up(value_size, 8). */
@@ -94,6 +117,16 @@ static inline uint32_t ub_map_value_stride(const struct ub_map *map)
 }
 
 int ub_num_possible_cpus(void);
+
+/*
+ * The BTF of BPF_MAP_CREATE (btf_fd, btf_key_type_id, btf_value_type_id,
+ * btf_vmlinux_value_type_id), checked where the kernel's map_create() checks it, after the
+ * family and the name: 0 or -errno. uebpf has no BTF objects yet, so any type id is refused
+ * as the kernel refuses a btf_fd that is no BTF object (EINVAL; EBADF when it is not open).
+ * The BTF loader fills this in: resolve the fd to its BTF object, check the key and value
+ * types against key_size and value_size (the kernel's map_check_btf()).
+ */
+int ub_map_check_btf(const union bpf_attr *attr);
 
 /* The program in a prog array's slot, or NULL (maps/prog_array.c). */
 struct uebpf_prog;
@@ -106,26 +139,24 @@ void ub_shm_unlock(uint32_t *word);
 extern const struct ub_map_ops ub_array_ops, ub_percpu_array_ops;
 extern const struct ub_map_ops ub_hash_ops, ub_percpu_hash_ops;
 /*
+ * Families whose file exists are named strongly: a weak reference does not make the linker
+ * take a member out of libuebpf.a, so a weak-only family would be missing from programs
+ * linked statically (its type answering EINVAL).
+ */
+extern const struct ub_map_ops ub_lru_hash_ops, ub_lru_percpu_hash_ops, ub_lpm_trie_ops;
+extern const struct ub_map_ops ub_queue_ops, ub_stack_ops, ub_bloom_filter_ops;
+extern const struct ub_map_ops ub_devmap_ops, ub_devmap_hash_ops, ub_cpumap_ops, ub_xskmap_ops;
+/*
  * Families in their own files. Weak, so that the map-type table in map.c can name a
  * family before its file exists: an absent family leaves its type unsupported (EINVAL).
  */
 #define UB_MAP_FAMILY(name) extern const struct ub_map_ops name __attribute__((weak));
-UB_MAP_FAMILY(ub_lru_hash_ops)
-UB_MAP_FAMILY(ub_lru_percpu_hash_ops)
 UB_MAP_FAMILY(ub_ringbuf_ops)
 UB_MAP_FAMILY(ub_perf_event_array_ops)
 UB_MAP_FAMILY(ub_stack_trace_ops)
 UB_MAP_FAMILY(ub_prog_array_ops)
-UB_MAP_FAMILY(ub_lpm_trie_ops)
-UB_MAP_FAMILY(ub_queue_ops)
-UB_MAP_FAMILY(ub_stack_ops)
-UB_MAP_FAMILY(ub_bloom_filter_ops)
 UB_MAP_FAMILY(ub_array_of_maps_ops)
 UB_MAP_FAMILY(ub_hash_of_maps_ops)
-UB_MAP_FAMILY(ub_devmap_ops)
-UB_MAP_FAMILY(ub_devmap_hash_ops)
-UB_MAP_FAMILY(ub_cpumap_ops)
-UB_MAP_FAMILY(ub_xskmap_ops)
 #undef UB_MAP_FAMILY
 
 #endif

@@ -88,8 +88,20 @@ int ub_shm_create(const char *name, size_t size, void **mem)
 
 	if (fd < 0)
 		return fd;
-	/* ftruncate makes a sparse file: pages cost memory only once touched. */
 	if (ftruncate(fd, (off_t)size)) {
+		int err = errno == EFBIG ? -E2BIG : -ENOMEM;
+		close(fd);
+		return err;
+	}
+	/*
+	 * The memory is taken now, as the kernel allocates a map's memory at creation: a sparse
+	 * file on a full tmpfs would map fine and then SIGBUS the first program or process that
+	 * touches a page. A file system without fallocate keeps the sparse file.
+	 */
+	int rc;
+	while ((rc = fallocate(fd, 0, 0, (off_t)size)) && errno == EINTR)
+		;
+	if (rc && errno != EOPNOTSUPP && errno != ENOSYS) {
 		int err = errno == EFBIG ? -E2BIG : -ENOMEM;
 		close(fd);
 		return err;

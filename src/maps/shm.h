@@ -12,7 +12,9 @@ static inline size_t ub_shm_page_align(size_t n)
 }
 
 /*
- * Creates a zero-filled backing file of `size` bytes and maps it shared. The file is an
+ * Creates a zero-filled backing file of `size` bytes, its memory allocated (fallocate: a
+ * file system that is full fails here with -ENOMEM, not later with SIGBUS on first touch),
+ * and maps it shared. The file is an
  * unnamed file in the pin root's file system when it can be (so pinning is a link), else a
  * memfd. Returns the fd (close-on-exec) or -errno.
  */

@@ -13,17 +13,19 @@
 #include "helpers/helpers.h"
 #include "progs/progs.h"
 
-#define NET	(UB_GRP_BASE | UB_GRP_NET)
+#define SOCK	(UB_GRP_BASE | UB_GRP_SOCK)
+#define TC	(UB_GRP_BASE | UB_GRP_TC)
+#define XDP	(UB_GRP_BASE | UB_GRP_XDP)
 #define TRACE	(UB_GRP_BASE | UB_GRP_TRACE)
 
 #define T(type_, name_, ctx_, grp_, run_) \
 	{ .type = (type_), .name = (name_), .ctx_size = (ctx_), .grp = (grp_), .run = (run_) }
 
 static const struct ub_prog_type types[] = {
-	T(BPF_PROG_TYPE_SOCKET_FILTER, "socket_filter", sizeof(struct __sk_buff), NET, UB_RUN_SKB),
-	T(BPF_PROG_TYPE_SCHED_CLS, "sched_cls", sizeof(struct __sk_buff), NET, UB_RUN_SKB_L2),
-	T(BPF_PROG_TYPE_SCHED_ACT, "sched_act", sizeof(struct __sk_buff), NET, UB_RUN_SKB_L2),
-	T(BPF_PROG_TYPE_XDP, "xdp", sizeof(struct xdp_md), NET, UB_RUN_XDP),
+	T(BPF_PROG_TYPE_SOCKET_FILTER, "socket_filter", sizeof(struct __sk_buff), SOCK, UB_RUN_SKB),
+	T(BPF_PROG_TYPE_SCHED_CLS, "sched_cls", sizeof(struct __sk_buff), TC, UB_RUN_SKB_L2),
+	T(BPF_PROG_TYPE_SCHED_ACT, "sched_act", sizeof(struct __sk_buff), TC, UB_RUN_SKB_L2),
+	T(BPF_PROG_TYPE_XDP, "xdp", sizeof(struct xdp_md), XDP, UB_RUN_XDP),
 	T(BPF_PROG_TYPE_KPROBE, "kprobe", sizeof(struct pt_regs), TRACE, UB_RUN_CTX),
 	T(BPF_PROG_TYPE_TRACEPOINT, "tracepoint", 0, TRACE, UB_RUN_CTX),
 	T(BPF_PROG_TYPE_RAW_TRACEPOINT, "raw_tracepoint", 0, TRACE, UB_RUN_CTX),

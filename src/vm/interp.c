@@ -34,6 +34,18 @@ int ub_run_mem_ok(const struct ub_run *run, const uint8_t *stack, uint64_t addr,
 	return 0;
 }
 
+/*
+ * Checked interpreter: the stack a frame may touch is its own 512 bytes and its callers'
+ * frames above it (pointers a caller passed), never the frames below its r10 - 512, as
+ * the kernel's frame is [r10 - 512, r10). depth is the current frame (0: main).
+ */
+static inline int stack_ok(const uint8_t *stack, unsigned depth, uint64_t addr, size_t size)
+{
+	size_t live = (size_t)(depth + 1) * UB_STACK_SIZE;
+
+	return in_range(addr, size, (uintptr_t)stack + UB_MAX_FRAMES * UB_STACK_SIZE - live, live);
+}
+
 #define UB_CHECKED 0
 #define UB_INTERP_FN ub_interp_run_fast
 #include "vm/interp_body.h"
@@ -46,21 +58,41 @@ int ub_run_mem_ok(const struct ub_run *run, const uint8_t *stack, uint64_t addr,
 #undef UB_CHECKED
 #undef UB_INTERP_FN
 
-static const void *const *labels_for(int checked)
+static struct ub_interp_tables tables_for(int checked)
 {
-	const void *const *labels = NULL;
-	uint64_t *out = (uint64_t *)&labels;
+	struct ub_interp_tables t = { 0 };
+	uint64_t *out = (uint64_t *)&t;
 
 	if (checked)
 		ub_interp_run_checked(NULL, NULL, NULL, out);
 	else
 		ub_interp_run_fast(NULL, NULL, NULL, out);
-	return labels;
+	return t;
+}
+
+/*
+ * Superinstructions: slot i runs `mov d, s` and slot i + 1's `d op= x` together when the
+ * second operand is not d. Slot i + 1 keeps its own handler, so a jump to it still works.
+ */
+static void fuse(struct ub_tslot *code, const struct bpf_insn *insns, size_t cnt,
+		 const void *const *fused)
+{
+	for (size_t i = 0; i + 1 < cnt; i++) {
+		const struct bpf_insn *a = &insns[i], *b = &insns[i + 1];
+		if (ub_isa_lookup(a) != UB_OP_MOV64_X || a->dst_reg == a->src_reg)
+			continue;
+		int op = ub_isa_lookup(b);
+		if (op < 0 || !fused[op] || b->dst_reg != a->dst_reg ||
+		    (BPF_SRC(b->code) == BPF_X && b->src_reg == a->dst_reg))
+			continue;
+		code[i].lbl = fused[op];
+	}
 }
 
 int ub_interp_prepare(struct uebpf_prog *prog, int checked, struct ub_log *log)
 {
-	const void *const *labels = labels_for(checked);
+	struct ub_interp_tables t = tables_for(checked);
+	const void *const *labels = t.labels;
 	struct ub_tslot *code = calloc(prog->cnt, sizeof(*code));
 
 	if (!code)
@@ -80,6 +112,8 @@ int ub_interp_prepare(struct uebpf_prog *prog, int checked, struct ub_log *log)
 						     .imm = prog->insns[i].imm };
 		}
 	}
+	if (!checked)
+		fuse(code, prog->insns, prog->cnt, t.fused);
 	free(prog->code);
 	prog->code = code;
 	(void)log;

@@ -22,7 +22,8 @@
 #define DISPATCH() do { if (__builtin_expect(--budget == 0, 0)) goto fault_budget; \
 			goto *pc->lbl; } while (0)
 #define MEM_CHECK(addr, size, store) do { \
-		if (!ub_run_mem_ok(run, stack, (addr), (size), (store))) { \
+		if (!stack_ok(stack, depth, (addr), (size)) && \
+		    !ub_run_mem_ok(run, NULL, (addr), (size), (store))) { \
 			fault_addr = (addr); fault_size = (size); fault_store = (store); \
 			goto fault_mem; } } while (0)
 #define ATOMIC_CHECK(addr, size) do { MEM_CHECK(addr, size, 1); \
@@ -74,10 +75,14 @@
 		__atomic_compare_exchange_n((T *)PTR(a_), &exp_, (T)REG_SRC, 0, \
 					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
 		reg[0] = (uint64_t)exp_; NEXT(); }
-/* Legacy packet loads: big-endian; out of bounds ends the whole program with r0 = 0. */
+/*
+ * Legacy packet loads: big-endian. Out of bounds returns 0 from the current function,
+ * as the kernel's rewrite of LD_ABS ("w0 ^= w0; exit") does.
+ */
 #define LDPKT(name, T, swap, offexpr) \
 	L_##name: { int64_t o_ = (int32_t)(offexpr); T v_; \
-		    if (o_ < 0 || (uint64_t)o_ + sizeof(T) > run->pkt_size) { *r0 = 0; return 0; } \
+		    if (o_ < 0 || (uint64_t)o_ + sizeof(T) > run->pkt_size) { \
+			    reg[0] = 0; goto do_exit; } \
 		    memcpy(&v_, run->pkt + o_, sizeof(T)); reg[0] = swap(v_); NEXT(); }
 #define ID8(x) (x)
 
@@ -91,8 +96,17 @@ int UB_INTERP_FN(struct ub_run *run, const struct ub_tslot *start, const uint64_
 		[UB_LBL_LDDW_HI] = &&L_LDDW_HI,
 		[UB_LBL_TAIL_CALL] = &&L_TAIL_CALL,
 	};
-	if (!run) {	/* asked for the label table, to build threaded code */
-		*(const void *const **)r0 = labels;
+	/* Superinstructions (fast mode): `mov dst, src` then `dst op= x` as one handler. */
+	static const void *const fused[UB_OP__COUNT] = {
+#define FUSED_LBL(name, expr) [UB_OP_##name##64_K] = &&F_##name##64_K, \
+			      [UB_OP_##name##64_X] = &&F_##name##64_X,
+		UB_FUSABLE(FUSED_LBL)
+#undef FUSED_LBL
+	};
+	if (!run) {	/* asked for the handler tables, to build threaded code */
+		struct ub_interp_tables *t = (struct ub_interp_tables *)(uintptr_t)r0;
+		t->labels = labels;
+		t->fused = fused;
 		return 0;
 	}
 	const struct uebpf_prog *prog = run->prog;
@@ -144,6 +158,20 @@ L_MOVSX32_64:	REG_DST = (uint64_t)(int64_t)(int32_t)REG_SRC; NEXT();
 L_BSWAP16:	REG_DST = __builtin_bswap16((uint16_t)REG_DST); NEXT();
 L_BSWAP32:	REG_DST = __builtin_bswap32((uint32_t)REG_DST); NEXT();
 L_BSWAP64:	REG_DST = __builtin_bswap64(REG_DST); NEXT();
+
+	/*
+	 * Superinstructions: clang writes three-operand arithmetic as `rD = rS; rD op= x`.
+	 * Fused, the moved value never goes through memory. Built only for fast mode (the
+	 * checked mode counts every instruction against its budget), and only when the
+	 * second instruction's source is not rD itself (see ub_interp_prepare).
+	 */
+#define FUSED(name, expr) \
+	F_##name##64_K: { uint64_t v_ = REG_SRC, s_ = (uint64_t)(int64_t)pc[1].imm; \
+			  REG_DST = (expr); pc += 2; DISPATCH(); } \
+	F_##name##64_X: { uint64_t v_ = REG_SRC, s_ = reg[pc[1].src]; \
+			  REG_DST = (expr); pc += 2; DISPATCH(); }
+	UB_FUSABLE(FUSED)
+#undef FUSED
 
 	/* ---- ALU (32-bit): operands are the low halves, the result is zero-extended ---- */
 	ALU32(ADD, d_ + s_)
@@ -226,7 +254,21 @@ L_CALLX: {	/* dst holds a function (from lddw func) or a helper id */
 	}
 	if (v >= prog->helper_cnt || !prog->helper_fn[v])
 		goto fault_callx;
+#if UB_CHECKED	/* as L_CALL: the prototype's checks, and the budget shared with callbacks */
+	if (prog->helper_def && prog->helper_def[v] &&
+	    !ub_helper_args_ok(run, prog->helper_def[v], &reg[1], fault_why, sizeof(fault_why))) {
+		ub_log_printf(&run->err, "insn %zu: callx %s#%llu: %s\n", (size_t)(pc - code),
+			      ub_helper_name((int32_t)v), (unsigned long long)v, fault_why);
+		return -EFAULT;
+	}
+	run->budget = budget;
+#endif
 	reg[0] = prog->helper_fn[v](reg[1], reg[2], reg[3], reg[4], reg[5]);
+#if UB_CHECKED
+	budget = run->budget;
+#endif
+	if (__builtin_expect(run->fault != 0, 0))	/* a callback it ran faulted */
+		return run->fault;
 	NEXT();
 	}
 call_local:
@@ -260,6 +302,7 @@ L_TAIL_CALL: {	/* bpf_tail_call(ctx, prog_array, index): on success never return
 L_CALL_KFUNC:	/* refused at load time; kept so that the table stays complete */
 	goto fault_kfunc;
 L_EXIT:
+do_exit:
 	if (depth == 0) {
 #if UB_CHECKED
 		run->budget = budget;
@@ -333,7 +376,7 @@ fault_mem:
 	ub_log_printf(&run->err, "insn %zu: invalid %s of %zu bytes at 0x%llx (%s)\n",
 		      (size_t)(pc - code), fault_store ? "store" : "load", fault_size,
 		      (unsigned long long)fault_addr,
-		      ub_run_mem_ok(run, stack, fault_addr, fault_size, 0)
+		      ub_run_mem_ok(run, NULL, fault_addr, fault_size, 0)
 			      ? "memory is read-only" : "outside the stack, context and maps");
 	return -EFAULT;
 fault_helper:

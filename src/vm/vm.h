@@ -37,7 +37,12 @@ struct ub_region {
 	uintptr_t start;
 	size_t size;
 	int writable;
+	int kind;		/* 0: plain memory, or what else the region is (below) */
 };
+
+/* A ring buffer record the run reserved and has not submitted or discarded yet
+ * (maps/ringbuf.c): what bpf_ringbuf_submit/discard accept in checked mode. */
+#define UB_REGION_RINGBUF_REC	1
 
 #define UB_MAX_REGIONS 72	/* MAX_USED_MAPS (64) and the packet, with room */
 
@@ -58,7 +63,6 @@ struct ub_run {
 	 * (their frame pointers) that checked code may address as eBPF stack. */
 	jmp_buf *jb;
 	int jit_active;
-	int jit_ld_oob;
 	uint32_t jit_depth;
 	uint64_t jit_frame[UB_MAX_FRAMES];
 	unsigned nregions;
@@ -101,6 +105,17 @@ struct uebpf_prog {
 int ub_prog_create(const struct bpf_insn *insns, size_t insn_cnt,
 		   const struct uebpf_prog_opts *opts, struct ub_map **maps, uint32_t nr_maps,
 		   struct uebpf_prog **progp);
+
+/* The ALU64 operations fused with a preceding register move (superinstructions). */
+#define UB_FUSABLE(X) \
+	X(ADD, v_ + s_) X(SUB, v_ - s_) X(MUL, v_ * s_) X(OR, v_ | s_) X(AND, v_ & s_) \
+	X(XOR, v_ ^ s_) X(LSH, v_ << (s_ & 63)) X(RSH, v_ >> (s_ & 63)) \
+	X(ARSH, (uint64_t)((int64_t)v_ >> (s_ & 63)))
+
+struct ub_interp_tables {
+	const void *const *labels;	/* per operation (and the extra UB_LBL_* handlers) */
+	const void *const *fused;	/* per operation: its handler fused with a mov, or NULL */
+};
 
 /* Threaded code for prog in the given mode (interp.c). */
 int ub_interp_prepare(struct uebpf_prog *prog, int checked, struct ub_log *log);

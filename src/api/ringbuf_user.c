@@ -1,0 +1,347 @@
+/*
+ * ub_rbuser: libbpf's ring buffer reader (ring_buffer__new/add/poll/consume/epoll_fd/free)
+ * over uebpf ring buffer maps, following libbpf 1.1's src/ringbuf.c: the consumer page is
+ * mapped writable, the producer page and the twice-mapped data read-only, and records are
+ * consumed in order, skipping discarded ones, until a busy (reserved) record.
+ *
+ * Waiting: the map fd is a plain file, so the epoll set holds the ring's wake-up eventfd
+ * (maps/evfd.h) instead, which the producing helpers signal when the kernel would wake
+ * the map's poll queue.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "maps/evfd.h"
+#include "maps/ringbuf.h"
+
+/* Looks for data before sleeping (pause instructions; a few microseconds). */
+#ifndef UB_RB_SPIN
+#define UB_RB_SPIN 256
+#endif
+
+struct ring {
+	ring_buffer_sample_fn sample_cb;
+	void *ctx;
+	uint8_t *data;
+	uint64_t *consumer_pos;
+	uint64_t *producer_pos;
+	uint64_t mask;
+	int map_fd;
+	struct ub_evfd *ev;
+};
+
+struct ring_buffer {
+	struct epoll_event *events;
+	struct ring **rings;
+	size_t page_size;
+	int epoll_fd;
+	int ring_cnt;
+	int active;	/* the last poll found records: look a while before sleeping */
+};
+
+static int rb_err(int err)
+{
+	if (err < 0)
+		errno = -err;
+	return err;
+}
+
+/* libbpf's OPTS_VALID: at least the size field; bytes we do not know must be zero. */
+static int opts_valid(const void *opts, size_t known)
+{
+	size_t sz;
+
+	if (!opts)
+		return 1;
+	memcpy(&sz, opts, sizeof(sz));
+	if (sz < sizeof(size_t))
+		return 0;
+	for (size_t i = known; i < sz; i++)
+		if (((const unsigned char *)opts)[i])
+			return 0;
+	return 1;
+}
+
+static void ring_free(struct ring_buffer *rb, struct ring *r)
+{
+	if (r->consumer_pos)
+		munmap(r->consumer_pos, rb->page_size);
+	if (r->producer_pos)
+		munmap(r->producer_pos, rb->page_size + 2 * (r->mask + 1));
+	ub_evfd_put(r->ev);
+	free(r);
+}
+
+/* Maps the ring of map_fd into r as libbpf does; 0 or -errno. */
+static int ring_map(struct ring_buffer *rb, struct ring *r, uint32_t max_entries)
+{
+	void *tmp = mmap(NULL, rb->page_size, PROT_READ | PROT_WRITE, MAP_SHARED, r->map_fd, 0);
+
+	if (tmp == MAP_FAILED)
+		return -errno;
+	r->consumer_pos = tmp;
+	uint64_t mmap_sz = rb->page_size + 2 * (uint64_t)max_entries;
+	if (mmap_sz != (uint64_t)(size_t)mmap_sz)
+		return -E2BIG;
+	tmp = ub_ringbuf_map_data(r->map_fd, max_entries, PROT_READ, NULL);
+	if (!tmp)
+		return -errno;
+	r->producer_pos = tmp;
+	r->data = (uint8_t *)tmp + rb->page_size;
+	r->ev = ub_evfd_get(r->map_fd);
+	return r->ev ? 0 : -errno;
+}
+
+static int grow(struct ring_buffer *rb)
+{
+	void *tmp = realloc(rb->rings, (rb->ring_cnt + 1) * sizeof(*rb->rings));
+
+	if (!tmp)
+		return -ENOMEM;
+	rb->rings = tmp;
+	tmp = realloc(rb->events, (rb->ring_cnt + 1) * sizeof(*rb->events));
+	if (!tmp)
+		return -ENOMEM;
+	rb->events = tmp;
+	return 0;
+}
+
+int ring_buffer__add(struct ring_buffer *rb, int map_fd, ring_buffer_sample_fn sample_cb,
+		     void *ctx)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(map_fd, &info, &len))
+		return rb_err(-errno);
+	if (info.type != BPF_MAP_TYPE_RINGBUF)
+		return rb_err(-EINVAL);
+	int err = grow(rb);
+	struct ring *r = err ? NULL : calloc(1, sizeof(*r));
+	if (!r)
+		return rb_err(-ENOMEM);
+	*r = (struct ring){ .sample_cb = sample_cb, .ctx = ctx, .map_fd = map_fd,
+			    .mask = info.max_entries - 1 };
+	err = ring_map(rb, r, info.max_entries);
+	struct epoll_event *e = &rb->events[rb->ring_cnt];
+	memset(e, 0, sizeof(*e));
+	e->events = EPOLLIN;
+	e->data.fd = rb->ring_cnt;
+	if (!err && epoll_ctl(rb->epoll_fd, EPOLL_CTL_ADD, r->ev->fd, e) < 0)
+		err = -errno;
+	if (err) {
+		ring_free(rb, r);
+		return rb_err(err);
+	}
+	rb->rings[rb->ring_cnt++] = r;
+	return 0;
+}
+
+void ring_buffer__free(struct ring_buffer *rb)
+{
+	if (!rb)
+		return;
+	for (int i = 0; i < rb->ring_cnt; i++)
+		ring_free(rb, rb->rings[i]);
+	if (rb->epoll_fd >= 0)
+		close(rb->epoll_fd);
+	free(rb->events);
+	free(rb->rings);
+	free(rb);
+}
+
+struct ring_buffer *ring_buffer__new(int map_fd, ring_buffer_sample_fn sample_cb, void *ctx,
+				     const struct ring_buffer_opts *opts)
+{
+	if (!opts_valid(opts, sizeof(*opts)))
+		return errno = EINVAL, NULL;
+	struct ring_buffer *rb = calloc(1, sizeof(*rb));
+	if (!rb)
+		return errno = ENOMEM, NULL;
+	rb->page_size = (size_t)getpagesize();
+	rb->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	int err = rb->epoll_fd < 0 ? -errno : ring_buffer__add(rb, map_fd, sample_cb, ctx);
+	if (err) {
+		ring_buffer__free(rb);
+		return errno = -err, NULL;
+	}
+	return rb;
+}
+
+static uint32_t hdr_len_at(const struct ring *r, uint64_t pos)
+{
+	return __atomic_load_n((const uint32_t *)(const void *)(r->data + (pos & r->mask)),
+			       __ATOMIC_ACQUIRE);
+}
+
+/*
+ * libbpf's ringbuf_process_ring(): records in order until a busy one. *cons is the
+ * consumer position, stored for producers to see the room as the batch goes. A
+ * record longer than what the producer published means a corrupt ring (another writer of
+ * the shared file): EINVAL rather than reading past the data.
+ */
+static int64_t process_batch(struct ring *r, uint64_t *cons)
+{
+	int64_t cnt = 0;
+	unsigned since_store = 0;
+	int got_new_data;
+
+	do {
+		got_new_data = 0;
+		uint64_t prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+		while (*cons < prod) {
+			uint32_t len = hdr_len_at(r, *cons);
+			if (len & BPF_RINGBUF_BUSY_BIT) {	/* not committed yet */
+				__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+				return cnt;
+			}
+			uint32_t step = ub_ringbuf_rec_len(len);
+			if (step > prod - *cons) {
+				__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+				return -EINVAL;
+			}
+			got_new_data = 1;
+			void *sample = r->data + ((*cons + BPF_RINGBUF_HDR_SZ) & r->mask);
+			*cons += step;
+			if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+				int err = r->sample_cb(r->ctx, sample,
+						       len & ~(uint32_t)BPF_RINGBUF_DISCARD_BIT);
+				if (err < 0) {
+					__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+					return err;
+				}
+				cnt++;
+			}
+			/* libbpf stores the position after every record; every 32 is enough to
+			 * hand room back and keeps the line out of the producers' way. */
+			if (!(++since_store & 31))
+				__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+		}
+		__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+	} while (got_new_data);
+	return cnt;
+}
+
+/* Is a committed record waiting at cons? */
+static int ready(const struct ring *r, uint64_t cons)
+{
+	return cons < __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE) &&
+	       !(hdr_len_at(r, cons) & BPF_RINGBUF_BUSY_BIT);
+}
+
+/* Every committed record of r, with the reader protocol of maps/evfd.h around it. */
+static int64_t process_ring(struct ring *r)
+{
+	uint64_t cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
+	int64_t cnt = 0;
+
+	ub_evfd_awake(r->ev);
+	for (;;) {
+		int64_t n = process_batch(r, &cons);
+		ub_evfd_sleep(r->ev);
+		if (n < 0) {
+			ub_evfd_signal(r->ev);	/* records remain: the next poll sees them, as
+						 * the kernel's level-triggered map poll would */
+			return n;
+		}
+		cnt += n;
+		/*
+		 * A producer tests `pending`, then our position, after committing (rb_commit):
+		 * either it sees us asleep at its record and wakes us, or we see its record.
+		 */
+		if (!ready(r, cons))
+			return cnt;
+		ub_evfd_awake(r->ev);
+	}
+}
+
+static int64_t process_all(struct ring_buffer *rb)
+{
+	int64_t res = 0;
+
+	for (int i = 0; i < rb->ring_cnt; i++) {
+		int64_t err = process_ring(rb->rings[i]);
+		if (err < 0)
+			return err;
+		res += err;
+	}
+	return res;
+}
+
+static int any_ready(struct ring_buffer *rb)
+{
+	for (int i = 0; i < rb->ring_cnt; i++) {
+		struct ring *r = rb->rings[i];
+		if (ready(r, __atomic_load_n(r->consumer_pos, __ATOMIC_RELAXED)))
+			return 1;
+	}
+	return 0;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/*
+ * Before sleeping in epoll_wait, look for data a little while, awake (producers skip
+ * their eventfd write meanwhile): a producer that keeps up then costs neither side a
+ * system call per record. Returns records consumed, 0 if none came, or -errno.
+ */
+static int64_t spin_for_data(struct ring_buffer *rb)
+{
+	int found = 0;
+
+	for (int i = 0; i < rb->ring_cnt; i++)
+		ub_evfd_awake(rb->rings[i]->ev);
+	for (int k = 0; k < UB_RB_SPIN && !(found = any_ready(rb)); k++)
+		cpu_relax();
+	for (int i = 0; i < rb->ring_cnt; i++)
+		ub_evfd_sleep(rb->rings[i]->ev);
+	return found || any_ready(rb) ? process_all(rb) : 0;
+}
+
+int ring_buffer__consume(struct ring_buffer *rb)
+{
+	int64_t res = process_all(rb);
+
+	if (res < 0)
+		return rb_err((int)res);
+	return res > INT_MAX ? INT_MAX : (int)res;
+}
+
+int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms)
+{
+	/* Only while records flow: an idle reader sleeps at once, and what it sees is what
+	 * the producers' wake-ups say, as with the kernel (BPF_RB_NO_WAKEUP stays unseen
+	 * until the timeout or another wake-up). */
+	int64_t res = timeout_ms && rb->active ? spin_for_data(rb) : 0;
+
+	if (res)
+		return res < 0 ? rb_err((int)res) : res > INT_MAX ? INT_MAX : (int)res;
+	rb->active = 0;
+	int cnt = epoll_wait(rb->epoll_fd, rb->events, rb->ring_cnt, timeout_ms);
+	if (cnt < 0)
+		return rb_err(-errno);
+	for (int i = 0; i < cnt; i++) {
+		int64_t err = process_ring(rb->rings[rb->events[i].data.fd]);
+		if (err < 0)
+			return rb_err((int)err);
+		res += err;
+	}
+	rb->active = res > 0;
+	return res > INT_MAX ? INT_MAX : (int)res;
+}
+
+int ring_buffer__epoll_fd(const struct ring_buffer *rb)
+{
+	return rb->epoll_fd;
+}
