@@ -102,8 +102,10 @@ demo: all
 	scripts/demo.sh $(BUILD)
 
 install: lib tools
-	install -d $(DESTDIR)$(PREFIX)/include/uebpf $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/include/uebpf $(DESTDIR)$(PREFIX)/include/bpf \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/uebpf/*.h $(DESTDIR)$(PREFIX)/include/uebpf/
+	install -m 644 include/bpf/*.h $(DESTDIR)$(PREFIX)/include/bpf/
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libuebpf.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)

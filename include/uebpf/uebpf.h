@@ -227,9 +227,10 @@ UEBPF_API int uebpf_prog_test_run_pkt(int prog_fd, struct bpf_test_run_opts *opt
  * uebpf does not read the host's routes: bpf_fib_lookup() answers from a process-wide
  * model network that user space declares here, with the kernel's rules (see
  * docs/packets.md): devices (an ifindex not declared is -ENODEV), routes in tables
- * (longest prefix, then lowest metric; without BPF_FIB_LOOKUP_DIRECT the local (255), main
- * (254) and default (253) tables in that order), and neighbours (no neighbour for the next
- * hop: BPF_FIB_LKUP_RET_NO_NEIGH). Calls return 0 or a negative errno.
+ * (longest prefix, then lowest metric; without BPF_FIB_LOOKUP_DIRECT the kernel's default
+ * rules: IPv4 main merged with local (255), then default (253); IPv6 local then main), and
+ * neighbours (no neighbour for the next hop: BPF_FIB_LKUP_RET_NO_NEIGH). Calls return 0 or
+ * a negative errno.
  */
 struct uebpf_fib_dev {
 	size_t sz;
@@ -254,7 +255,8 @@ struct uebpf_fib_route {
 	uint8_t gw[16];
 	uint8_t prefsrc[16];	/* preferred source (all zero: none) */
 	uint32_t metric;	/* priority; reported as rt_metric */
-	uint32_t mtu;		/* 0: the device's MTU */
+	uint32_t mtu;		/* 0: the device's MTU. IPv4: a locked MTU (`mtu lock N`),
+				 * the only kind the kernel applies to forwarded packets */
 };
 
 struct uebpf_fib_neigh {

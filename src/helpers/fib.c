@@ -5,9 +5,10 @@
  *
  *  - the arriving device (params->ifindex) must exist (-ENODEV) and forward (else
  *    BPF_FIB_LKUP_RET_FWD_DISABLED);
- *  - without BPF_FIB_LOOKUP_DIRECT the default policy rules: the local, main and
- *    default tables in that order; with it the main table, or params->tbid with
- *    BPF_FIB_LOOKUP_TBID (an unknown table: NOT_FWDED);
+ *  - without BPF_FIB_LOOKUP_DIRECT the default policy rules: IPv4 the main table merged
+ *    with the local one (as the kernel merges them while there are no custom rules),
+ *    then the default table; IPv6 the local table, then the main one. With it the main
+ *    table, or params->tbid with BPF_FIB_LOOKUP_TBID (an unknown table: NOT_FWDED);
  *  - in a table the longest matching prefix wins, then the lowest metric; with
  *    BPF_FIB_LOOKUP_OUTPUT only unicast routes out of params->ifindex match;
  *  - blackhole, unreachable and prohibit routes give their codes, other non-unicast
@@ -196,6 +197,15 @@ void uebpf_fib_clear(void)
 	pthread_rwlock_unlock(&fib.lock);
 }
 
+/* IPv4 without policy rules merges the local and main tables into one trie (the kernel's
+ * fib_has_custom_rules == false): a lookup in either sees both. */
+static int same_table(int family, uint32_t route_table, uint32_t table)
+{
+	if (family == AF_INET && (table == RT_TABLE_MAIN || table == RT_TABLE_LOCAL))
+		return route_table == RT_TABLE_MAIN || route_table == RT_TABLE_LOCAL;
+	return route_table == table;
+}
+
 /* fib_table_lookup(): longest prefix, then lowest metric; oif filters unicast routes. */
 static const struct uebpf_fib_route *table_lookup(uint32_t table, int family,
 						  const uint8_t *dst, uint32_t oif, int *exists)
@@ -204,7 +214,7 @@ static const struct uebpf_fib_route *table_lookup(uint32_t table, int family,
 
 	for (size_t i = 0; i < fib.nroutes; i++) {
 		const struct uebpf_fib_route *r = &fib.routes[i];
-		if (r->table != table || r->family != family)
+		if (r->family != family || !same_table(family, r->table, table))
 			continue;
 		*exists = 1;
 		if (!prefix_eq(r->dst, dst, r->prefix_len) ||
@@ -217,10 +227,13 @@ static const struct uebpf_fib_route *table_lookup(uint32_t table, int family,
 	return best;
 }
 
+/* The default rules: IPv4 looks up main (merged with local), then default (fib_lookup());
+ * IPv6 local, then main (fib6_lookup()). */
 static const struct uebpf_fib_route *route_lookup(struct bpf_fib_lookup *p, uint32_t flags,
 						  const uint8_t *dst)
 {
-	static const uint32_t rules[] = { RT_TABLE_LOCAL, RT_TABLE_MAIN, RT_TABLE_DEFAULT };
+	static const uint32_t rules4[] = { RT_TABLE_MAIN, RT_TABLE_DEFAULT, 0 };
+	static const uint32_t rules6[] = { RT_TABLE_LOCAL, RT_TABLE_MAIN, 0 };
 	uint32_t oif = (flags & BPF_FIB_LOOKUP_OUTPUT) ? p->ifindex : 0;
 	const struct uebpf_fib_route *r = NULL;
 	int exists = 0;
@@ -234,8 +247,8 @@ static const struct uebpf_fib_route *route_lookup(struct bpf_fib_lookup *p, uint
 		r = table_lookup(table, p->family, dst, oif, &exists);
 		return exists || table == RT_TABLE_MAIN ? r : NULL;
 	}
-	for (size_t i = 0; !r && i < sizeof(rules) / sizeof(rules[0]); i++)
-		r = table_lookup(rules[i], p->family, dst, oif, &exists);
+	for (const uint32_t *t = p->family == AF_INET ? rules4 : rules6; !r && *t; t++)
+		r = table_lookup(*t, p->family, dst, oif, &exists);
 	return r;
 }
 
@@ -283,6 +296,8 @@ static int forward(struct bpf_fib_lookup *p, uint32_t flags, int check_mtu,
 	if (!out)
 		return BPF_FIB_LKUP_RET_NOT_FWDED;	/* its device went away */
 	if (check_mtu) {
+		/* A route's MTU binds forwarded IPv4 only when locked (ip_mtu_from_fib_result());
+		 * uebpf's route mtu is that locked one, and IPv6's (ip6_mtu_from_fib6()). */
 		mtu = r->mtu ? r->mtu : out->mtu;
 		if (p->tot_len > mtu) {
 			p->mtu_result = (uint16_t)mtu;

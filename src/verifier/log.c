@@ -70,7 +70,16 @@ void ub_vlog_reset(struct ub_venv *env, size_t pos)
 		log->start = pos;
 }
 
-/* Rotates the kept text to the start of the buffer and tells the caller's log its size. */
+static void reverse(char *a, size_t lo, size_t hi)	/* [lo, hi) */
+{
+	while (lo + 1 < hi) {
+		char t = a[lo];
+		a[lo++] = a[--hi];
+		a[hi] = t;
+	}
+}
+
+/* Rotates the kept text to the start of the buffer and NUL-terminates it. */
 void ub_vlog_finish(struct ub_venv *env)
 {
 	struct ub_vlog *log = &env->log;
@@ -79,19 +88,11 @@ void ub_vlog_finish(struct ub_venv *env)
 		return;
 	size_t cap = cap_of(log), n = log->end - log->start, first = log->start % cap;
 	char *buf = log->out->buf;
-	/* rotate left by `first` with three reversals */
-	if (n == cap && first) {
-		for (size_t a = 0, b = first - 1; a < b; a++, b--) {
-			char t = buf[a]; buf[a] = buf[b]; buf[b] = t;
-		}
-		for (size_t a = first, b = cap - 1; a < b; a++, b--) {
-			char t = buf[a]; buf[a] = buf[b]; buf[b] = t;
-		}
-		for (size_t a = 0, b = cap - 1; a < b; a++, b--) {
-			char t = buf[a]; buf[a] = buf[b]; buf[b] = t;
-		}
-	} else if (first) {
-		memmove(buf, buf + first, n);
+	/* the text sits at [first, first + n) modulo cap: rotate the ring left by first */
+	if (first) {
+		reverse(buf, 0, first);
+		reverse(buf, first, cap);
+		reverse(buf, 0, cap);
 	}
 	buf[n] = '\0';
 	log->out->len = n;

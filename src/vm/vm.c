@@ -11,6 +11,7 @@
 #include "helpers/helpers.h"
 #include "maps/map.h"
 #include "jit/jit.h"
+#include "maps/ringbuf.h"
 
 /*
  * An explicit helper table (uebpf_prog_opts.helpers) replaces the process's: each entry
@@ -274,6 +275,10 @@ int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 	else
 		err = ub_interp_run_fast(run, NULL, args, r0);
 	ub_run_cur = saved;
+	/* A checked program that exits holding a ring buffer record must not stall the
+	 * reader: the record is discarded, as the verifier would have refused the program. */
+	if (run->prog->checked)
+		ub_ringbuf_run_end(run);
 	ub_cpu_slot_put(run->cpu);
 	return err;
 }
