@@ -26,6 +26,8 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LDFLAGS  += -fsanitize=address,undefined
 endif
 LDLIBS   += -lpthread
+# libunwind (Debian libunwind-dev): user stacks for bpf_get_stackid/bpf_get_stack
+LDLIBS   += $(shell pkg-config --libs libunwind 2>/dev/null || echo -lunwind)
 
 LIB_SRCS  := $(sort $(shell find src -name '*.c'))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -1,7 +1,8 @@
 /*
- * make bench: each program of bench/progs/ timed four ways, in the same run:
+ * make bench: each program of bench/progs/ timed five ways, in the same run:
  *   native   the same C source compiled with gcc -O2 (the physical limit);
  *   kernel   the kernel's JIT, through BPF_PROG_TEST_RUN (it reports ns per run);
+ *   jit      uebpf's JIT (UEBPF_ENGINE_JIT, trusted, uebpf_prog_run);
  *   interp   uebpf's interpreter in fast mode (UEBPF_PROG_F_TRUSTED, uebpf_prog_run);
  *   checked  uebpf's interpreter in checked mode (UEBPF_PROG_F_CHECKED: every load and
  *            store checked, an instruction budget), through uebpf_prog_run_opts.
@@ -266,15 +267,15 @@ static int kern_measure(const struct bpf_insn *insns, size_t cnt, const struct p
 /* ---- One program, every engine ---- */
 
 struct result {
-	double native, kernel, interp, checked;	/* ns per run; < 0: not measured */
-	uint32_t r_native, r_kernel, r_interp, r_checked;
+	double native, kernel, interp, checked, jit;	/* ns per run; < 0: not measured */
+	uint32_t r_native, r_kernel, r_interp, r_checked, r_jit;
 	char note[160];
 };
 
 static int ub_new(const struct bpf_insn *insns, size_t cnt, uint32_t flags,
-		  struct uebpf_prog **prog, char *log, size_t log_size)
+		  struct uebpf_prog **prog, char *log, size_t log_size, enum uebpf_engine engine)
 {
-	struct uebpf_prog_opts o = { .sz = sizeof(o), .engine = UEBPF_ENGINE_INTERP,
+	struct uebpf_prog_opts o = { .sz = sizeof(o), .engine = engine,
 				     .flags = flags, .log_buf = log, .log_size = log_size };
 	return uebpf_prog_new(insns, cnt, &o, prog);
 }
@@ -286,13 +287,22 @@ static void bench_uebpf(const struct bpf_insn *insns, size_t cnt, struct target 
 	struct uebpf_run_opts ro = { .sz = sizeof(ro), .ctx = &t->pkt->ctx,
 				     .ctx_size = sizeof(t->pkt->ctx), .data = t->pkt->data,
 				     .data_size = PKT_SIZE };
-	int err = ub_new(insns, cnt, UEBPF_PROG_F_TRUSTED, &t->prog, log, sizeof(log));
+	int err = ub_new(insns, cnt, UEBPF_PROG_F_TRUSTED, &t->prog, log, sizeof(log),
+			 UEBPF_ENGINE_INTERP);
 
 	if (!err) {
 		res->r_interp = (uint32_t)uebpf_prog_run(t->prog, &t->pkt->ctx);
 		res->interp = measure(loop_interp, t);
 		uebpf_prog_free(t->prog);
-		err = ub_new(insns, cnt, UEBPF_PROG_F_CHECKED, &t->prog, log, sizeof(log));
+		err = ub_new(insns, cnt, UEBPF_PROG_F_TRUSTED, &t->prog, log, sizeof(log),
+			     UEBPF_ENGINE_JIT);
+	}
+	if (!err) {	/* the JIT, through the same direct call */
+		res->r_jit = (uint32_t)uebpf_prog_run(t->prog, &t->pkt->ctx);
+		res->jit = measure(loop_interp, t);
+		uebpf_prog_free(t->prog);
+		err = ub_new(insns, cnt, UEBPF_PROG_F_CHECKED, &t->prog, log, sizeof(log),
+			     UEBPF_ENGINE_INTERP);
 	}
 	if (!err)	/* checked mode: the packet is a region the program may use */
 		err = uebpf_prog_run_opts(t->prog, &ro);
@@ -314,7 +324,8 @@ static void bench_one(const struct bench_prog *bp, struct packet *pkt, const cha
 	size_t cnt;
 	struct target t = { .bp = bp, .pkt = pkt };
 
-	*res = (struct result){ .native = -1, .kernel = -1, .interp = -1, .checked = -1 };
+	*res = (struct result){ .native = -1, .kernel = -1, .interp = -1, .checked = -1,
+				.jit = -1 };
 	res->r_native = (uint32_t)bp->native(&pkt->ctx);
 	res->native = measure(loop_native, &t);
 	int err = load_insns(bp->name, &insns, &cnt);
@@ -351,7 +362,8 @@ static void fmt_check(char *buf, size_t size, const struct result *r)
 {
 	int bad = (r->kernel >= 0 && r->r_kernel != r->r_native) ||
 		  (r->interp >= 0 && r->r_interp != r->r_native) ||
-		  (r->checked >= 0 && r->r_checked != r->r_native);
+		  (r->checked >= 0 && r->r_checked != r->r_native) ||
+		  (r->jit >= 0 && r->r_jit != r->r_native);
 
 	if (!bad)
 		snprintf(buf, size, "ok 0x%x", r->r_native);
@@ -362,17 +374,21 @@ static void fmt_check(char *buf, size_t size, const struct result *r)
 
 static void print_row(const char *name, const struct result *r)
 {
-	char c[6][32], check[160];
+	char c[10][32], check[160];
 
 	fmt_ns(c[0], sizeof(c[0]), r->native);
 	fmt_ns(c[1], sizeof(c[1]), r->kernel);
-	fmt_ns(c[2], sizeof(c[2]), r->interp);
-	fmt_ns(c[3], sizeof(c[3]), r->checked);
-	fmt_ratio(c[4], sizeof(c[4]), r->interp, r->kernel);
-	fmt_ratio(c[5], sizeof(c[5]), r->interp, r->native);
+	fmt_ns(c[2], sizeof(c[2]), r->jit);
+	fmt_ns(c[3], sizeof(c[3]), r->interp);
+	fmt_ns(c[4], sizeof(c[4]), r->checked);
+	fmt_ratio(c[5], sizeof(c[5]), r->jit, r->kernel);
+	fmt_ratio(c[6], sizeof(c[6]), r->jit, r->native);
+	fmt_ratio(c[7], sizeof(c[7]), r->interp, r->kernel);
+	fmt_ratio(c[8], sizeof(c[8]), r->interp, r->native);
+	fmt_ratio(c[9], sizeof(c[9]), r->interp, r->jit);
 	fmt_check(check, sizeof(check), r);
-	printf("%-8s %10s %14s %16s %11s %14s %14s   %s\n", name, c[0], c[1], c[2], c[3], c[4],
-	       c[5], check);
+	printf("%-6s %9s %8s %8s %9s %9s %9s %10s %9s %9s %9s   %s\n", name, c[0], c[1], c[2],
+	       c[3], c[4], c[5], c[6], c[7], c[8], c[9], check);
 }
 
 static int wanted(const char *name, int argc, char **argv)
@@ -397,9 +413,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("ns per run, best of %d; packet: %d bytes, Ethernet/IPv4/UDP\n", REPS, PKT_SIZE);
-	printf("%-8s %10s %14s %16s %11s %14s %14s   %s\n", "program", "native ns",
-	       "kernel JIT ns", "uebpf interp ns", "checked ns", "interp/kernel",
-	       "interp/native", "result");
+	printf("%-6s %9s %8s %8s %9s %9s %9s %10s %9s %9s %9s   %s\n", "prog", "native",
+	       "kernel", "jit", "interp", "checked", "jit/kern", "jit/native", "int/kern",
+	       "int/nat", "int/jit", "result");
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		struct result r;
 		if (!wanted(progs[i].name, argc, argv))

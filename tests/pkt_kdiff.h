@@ -136,6 +136,12 @@ static inline int k_available(void)
 
 static int k_cases, k_diverged;
 
+__attribute__((destructor)) static void k_summary(void)
+{
+	if (k_cases)
+		fprintf(stderr, "  %d runs compared with the kernel, %d diverged\n", k_cases, k_diverged);
+}
+
 static inline int k_same(const char *name, const struct k_res *k, const struct k_res *u)
 {
 	k_cases++;

@@ -39,10 +39,13 @@ UT_TEST(register_and_run)
 	close(fd);
 
 	/* The same helper is not allowed to an XDP program, nor a kernel helper that is not
-	 * a base helper to this type (base_helpers = 0). */
-	char log[256] = "";
+	 * a base helper to this type (base_helpers = 0). (r1 = 21 here: the verifier meets
+	 * instructions in order, and XDP has no u64 at ctx + 0.) */
+	char log[1024] = "";
+	struct bpf_insn x[] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 1, .imm = 21 },
+				CALL(2000), EXIT };
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
-	UT_CHECK_EQ(bpf_prog_load(BPF_PROG_TYPE_XDP, "p", "GPL", p, 3, &o), -EINVAL);
+	UT_CHECK_EQ(bpf_prog_load(BPF_PROG_TYPE_XDP, "p", "GPL", x, 3, &o), -EINVAL);
 	UT_CHECK_STR(log, "cannot use helper bpf_twice#2000");
 	struct bpf_insn k[] = { CALL(BPF_FUNC_ktime_get_ns), EXIT };
 	UT_CHECK_EQ(bpf_prog_load((enum bpf_prog_type)type, "p", "GPL", k, 2, NULL), -EINVAL);

@@ -2,8 +2,10 @@
  * Differential tests of the map commands against the live kernel (the harness and what is
  * and is not compared: test_maps.h): BPF_MAP_CREATE with valid and invalid parameters,
  * a scripted and a random sequence of element commands on every configuration, freeze,
- * bad and foreign fds, and BPF_OBJ_PIN / BPF_OBJ_GET where the kernel answers without a
- * bpffs. Batch commands and mmap: test_maps_batch.c.
+ * bad and foreign fds, BPF_OBJ_PIN / BPF_OBJ_GET where the kernel answers without a bpffs,
+ * and what each fd of a map may do (creation flags, BPF_OBJ_GET, BPF_MAP_GET_FD_BY_ID: the
+ * kernel's pins then go to a bpffs mounted in a mount namespace of the test's own).
+ * Batch commands and mmap: test_maps_batch.c.
  */
 #include "test_maps.h"
 

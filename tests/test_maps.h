@@ -17,6 +17,9 @@
  *    number, and the final ENOENT.
  *  - bpf_map_info's length when the caller's struct is longer than ours: uebpf implements
  *    the UAPI of its <linux/bpf.h> (Debian's 6.1), the running kernel's struct is longer.
+ *  - mmap of a map fd: uebpf's fd is a plain file, so a few requests the kernel refuses are
+ *    granted. They are listed, each with its reason, in test_maps_batch.c's table of known
+ *    divergences, printed as "KNOWN", and fail the test if they stop diverging.
  * Every divergence is printed as "DIVERGENCE [map] op: uebpf X, kernel Y" and fails the case;
  * the first few per map are printed, all of them with UT_VERBOSE=1.
  */

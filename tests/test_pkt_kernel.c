@@ -419,3 +419,38 @@ UT_TEST(kdiff_socket_filter_output)
 	kdiff("tc output", TC, p, N(p), udp, udp_len);
 	kdiff("sf output of a 14-byte frame", SF, p, N(p), udp, 14);
 }
+
+/* Test-run arguments: a ctx_out without ctx_in (the kernel then fills wire_len), a ctx_in
+ * with a wire_len shorter than the packet, the minimum IPv4 header. */
+UT_TEST(kdiff_skb_test_run_args)
+{
+	K_REQUIRE();
+	struct bpf_insn p[] = { LDX(BPF_W, 0, 1, CTX(wire_len)), EXIT_INSN };
+	struct __sk_buff ctx = { 0 };
+	kdiff2("ctx in, wire_len 0", TC, p, p, N(p), udp, udp_len, &ctx, sizeof(ctx));
+	ctx.wire_len = 10;
+	kdiff2("ctx in, wire_len 10", TC, p, p, N(p), udp, udp_len, &ctx, sizeof(ctx));
+	ctx.wire_len = 1000, ctx.mark = 7, ctx.cb[2] = 9, ctx.priority = 3;
+	kdiff2("ctx in, fields", TC, p, p, N(p), udp, udp_len, &ctx, sizeof(ctx));
+	static struct k_res k, u;
+	int kfd = k_load(TC, p, N(p), 0), ufd = u_load(TC, p, N(p));
+	union bpf_attr a;
+	for (int side = 0; side < 2; side++) {
+		struct k_res *r = side ? &u : &k;
+		memset(&a, 0, sizeof(a));
+		memset(r, 0, sizeof(*r));
+		a.test.prog_fd = (uint32_t)(side ? ufd : kfd);
+		a.test.data_in = (uintptr_t)udp;
+		a.test.data_size_in = (uint32_t)udp_len;
+		a.test.ctx_out = (uintptr_t)r->ctx;
+		a.test.ctx_size_out = sizeof(struct __sk_buff);
+		r->rc = side ? (uebpf_bpf(BPF_PROG_TEST_RUN, &a, (unsigned)KATTR_END(test.batch_size)) < 0 ? -errno : 0)
+			     : k_sys(BPF_PROG_TEST_RUN, &a, KATTR_END(test.batch_size));
+		r->retval = a.test.retval;
+		r->ctx_len = a.test.ctx_size_out;
+	}
+	UT_CHECK(k_same("ctx out only", &k, &u), "ctx out only differs");
+	close(kfd), close(ufd);
+	kdiff("ipv4 header cut at 19 bytes", TC, p, N(p), udp, 14 + 19);
+	kdiff("ipv4 header of 20 bytes", TC, p, N(p), udp, 14 + 20);
+}

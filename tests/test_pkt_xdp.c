@@ -374,3 +374,16 @@ UT_TEST(checked_region_follows_the_packet)
 	UT_CHECK(r.rc < 0, "past the end refused: rc %d", r.rc);
 	close(fd);
 }
+
+UT_TEST(xdp_test_run_flags)
+{
+	/* test_run.c in the kernel: batch_size only with BPF_F_TEST_XDP_LIVE_FRAMES (else
+	 * -EINVAL); live frames need a device, which uebpf has not (-EOPNOTSUPP). */
+	struct bpf_insn p[] = { MOV64_IMM(0, XDP_PASS), EXIT_INSN };
+	int fd = u_load(BPF_PROG_TYPE_XDP, p, N(p));
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt), .batch_size = 4);
+	UT_CHECK_EQ(bpf_prog_test_run_opts(fd, &t), -EINVAL);
+	t.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+	UT_CHECK_EQ(bpf_prog_test_run_opts(fd, &t), -EOPNOTSUPP);
+	close(fd);
+}

@@ -19,6 +19,9 @@
  * (out-of-bounds access, uninitialized read, pointer leak, null dereference, unreleased
  * reference), classified from the kernel's log.
  *
+ * Rejections are also compared by reason: the kernel's last log line before the statistics
+ * against uebpf's (informational; VST_REASONS=1 lists the differences).
+ *
  * Environment: VST_VERBOSE=1 lists every disagreement with both logs' last lines;
  * VST_ONLY=<index> runs one test (and prints uebpf's whole log).
  */
@@ -34,7 +37,7 @@
 #include "verifier_selftests_json.h"
 
 /* Agreement (percent of supported tests) below which the test fails. */
-#define AGREE_FLOOR 0.0
+#define AGREE_FLOOR 99.5
 
 #define MAX_INSNS	(1 << 20)
 #define MAX_MAPS	8
@@ -76,6 +79,8 @@ struct tcase {
 	int fds[MAX_MAPS];
 	int nfds;
 	char why[160];		/* reason for "unsupported" */
+	int same_reason;	/* both reject: -1 n/a, 1 if uebpf's last log line is the kernel's */
+	char ureason[200], kreason[200];
 };
 
 static char *ulog;
@@ -105,6 +110,23 @@ static const char *kernel_reason(const struct vj *k)
 {
 	const char *t = vj_str(k, "log_tail");
 	return t ? t : "";
+}
+
+/* The kernel's last log line before the statistics: the reason it rejected. */
+static void kernel_reason_line(const struct vj *k, char *out, size_t size)
+{
+	const char *t = kernel_reason(k), *best = "", *p = t;
+	size_t blen = 0;
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len && strncmp(p, "processed ", 10)) {
+			best = p;
+			blen = len;
+		}
+		p += len + (e ? 1 : 0);
+	}
+	snprintf(out, size, "%.*s", (int)(blen < size ? blen : size - 1), best);
 }
 
 static const char *safety_of(const char *reason)
@@ -379,6 +401,7 @@ static int classify(struct tcase *tc, char *detail, size_t dsz)
 	int kacc = !strcmp(vj_str(k, "verdict") ? vj_str(k, "verdict") : "", "accept");
 	char reason[200];
 
+	tc->same_reason = -1;
 	if (build(tc) < 0) {
 		snprintf(detail, dsz, "%s", tc->why);
 		return R_UNSUP;
@@ -394,8 +417,12 @@ static int classify(struct tcase *tc, char *detail, size_t dsz)
 		snprintf(detail, dsz, "kernel: %s", kernel_reason(k));
 		return R_FALSE_ACCEPT;
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		kernel_reason_line(k, tc->kreason, sizeof(tc->kreason));
+		snprintf(tc->ureason, sizeof(tc->ureason), "%s", reason);
+		tc->same_reason = !strcmp(reason, tc->kreason);
 		return R_AGREE;
+	}
 	int rc = check_retvals(tc, fd, detail, dsz);
 	close(fd);
 	return rc ? R_RETVAL : R_AGREE;
@@ -415,6 +442,7 @@ struct report {
 	struct stats per[NTYPES];
 	int unsafe;		/* accepted although the kernel rejected for memory safety */
 	int shown;
+	int both_reject, same_reason;	/* rejected by both; with the same last log line */
 };
 
 static void note(struct report *r, const struct tcase *tc, int cls, const char *detail)
@@ -424,6 +452,13 @@ static void note(struct report *r, const struct tcase *tc, int cls, const char *
 	int verbose = getenv("VST_VERBOSE") != NULL;
 
 	r->per[tc->pt - ptypes].n[cls]++;
+	if (tc->same_reason >= 0) {
+		r->both_reject++;
+		r->same_reason += tc->same_reason;
+		if (!tc->same_reason && getenv("VST_REASONS"))
+			printf("  #%-4d reason differs: uebpf '%s', kernel '%s'\n",
+			       (int)vj_num(tc->j, "index", -1), tc->ureason, tc->kreason);
+	}
 	if (unsafe) {
 		r->unsafe++;
 		UT_CHECK(0, "#%d %s: accepted, the kernel rejects (%s): %s", (int)vj_num(tc->j, "index", -1),
@@ -464,6 +499,9 @@ static void print_report(const struct report *r, int *agree, int *supported)
 	       *supported ? 100.0 * *agree / *supported : 0.0);
 	printf("  agreement over all %d tests of these types (unsupported as disagreement): %.1f%%\n",
 	       all, all ? 100.0 * *agree / all : 0.0);
+	printf("  rejected by both: %d, with the kernel's reason as uebpf's last log line: %d (%.1f%%)\n",
+	       r->both_reject, r->same_reason,
+	       r->both_reject ? 100.0 * r->same_reason / r->both_reject : 0.0);
 }
 
 static char *read_file(const char *path, size_t *len)

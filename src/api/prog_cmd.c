@@ -100,11 +100,15 @@ static int map_from(const union bpf_attr *attr, const struct bpf_insn *in, struc
 /* The address a map-value lddw loads: only single-element arrays have one (as Linux). */
 static int direct_value(struct ub_map *map, uint32_t off, struct ub_log *log, uint64_t *addr)
 {
-	if (map->type != BPF_MAP_TYPE_ARRAY || map->max_entries != 1) {
-		ub_log_printf(log, "map has no direct value access\n");
+	if (off >= (1u << 29)) {	/* BPF_MAX_VAR_OFF */
+		ub_log_printf(log, "direct value offset of %u is not allowed\n", off);
 		return -EINVAL;
 	}
-	if (off >= map->value_size) {
+	if (map->type != BPF_MAP_TYPE_ARRAY) {
+		ub_log_printf(log, "no direct value access support for this map type\n");
+		return -EINVAL;
+	}
+	if (map->max_entries != 1 || off >= map->value_size) {
 		ub_log_printf(log, "invalid access to map value pointer, value_size=%u off=%u\n",
 			      map->value_size, off);
 		return -EINVAL;
@@ -130,6 +134,10 @@ static int resolve_lddw(const union bpf_attr *attr, struct bpf_insn *insns, size
 
 		if (in->code != (BPF_LD | BPF_IMM | BPF_DW))
 			continue;
+		if (in[1].code || in[1].dst_reg || in[1].src_reg || in[1].off) {
+			ub_log_printf(log, "invalid bpf_ld_imm64 insn\n");
+			return -EINVAL;
+		}
 		if (src == 0 || src == BPF_PSEUDO_FUNC) {
 			i++;
 			continue;
@@ -230,6 +238,10 @@ static int verify(const union bpf_attr *attr, const struct ub_prog_type *pt,
 
 	if (!err)
 		trap_dead_code(insns, cnt, res->seen);
+	for (size_t i = 0; !err && i < cnt; i++)	/* reads of kernel structs uebpf lacks */
+		if (res->ctx_conv[i] == UB_VER_CONV_ZERO)
+			insns[i] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+						      .dst_reg = insns[i].dst_reg };
 	free(res->seen);
 	res->seen = NULL;
 	return err;
@@ -248,17 +260,23 @@ static int load(union bpf_attr *attr, const struct ub_prog_type *pt, struct ub_l
 	if (!insns)
 		return -ENOMEM;
 	memcpy(insns, U64_PTR(attr->insns), cnt * sizeof(*insns));
-	err = ub_isa_validate(insns, cnt, log);
-	if (!err)
+	/* A verified program meets the verifier first, which checks its structure as the
+	 * kernel does (and in its words); the static validation then still runs as a
+	 * backstop on what the verifier let through (unreached code already trapped). */
+	err = verified ? 0 : ub_isa_validate(insns, cnt, log);
+	if (!err && !verified)
 		err = check_helpers(insns, cnt, pt, log);
 	if (!err)
 		err = resolve_lddw(attr, insns, cnt, &u, log);
 	if (!err && verified)
 		err = verify(attr, pt, insns, cnt, &u, log, &vres);
+	if (!err && verified)
+		err = ub_isa_validate(insns, cnt, log);
 	if (err) {
 		for (uint32_t i = 0; i < u.n; i++)
 			ub_map_put(u.maps[i]);
 		free(u.maps);
+		free(vres.ctx_conv);
 		free(insns);
 		return err;
 	}

@@ -162,7 +162,7 @@ int ub_helper_args_ok(const struct ub_run *run, const struct ub_helper_def *def,
 		int bad = 0;
 
 		if (t == UB_ARG_CONST_MAP_PTR) {
-			bad = !prog_has_map(run->prog, a[i]);
+			bad = !prog_has_map(run->prog, a[i]) && !ub_run_reached_map(run, a[i]);
 			map = bad ? NULL : (const struct ub_map *)(uintptr_t)a[i];
 		} else if (t == UB_ARG_PTR_TO_MAP_KEY) {
 			bad = !map || !mem_ok(run, a[i], map->key_size, 0);

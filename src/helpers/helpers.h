@@ -61,6 +61,12 @@ struct ub_helper_def {
 /* The row for a helper id (built in or registered), or NULL. */
 const struct ub_helper_def *ub_helper_find(uint32_t id);
 
+/*
+ * Does the helper move or rewrite the packet (the kernel's bpf_helper_changes_pkt_data())?
+ * After such a call the verifier must forget every packet pointer the program held.
+ */
+int ub_helper_changes_pkt_data(uint32_t id);
+
 /* Fills prog->helper_fn/helper_def/helper_cnt with every helper of the process. */
 struct uebpf_prog;
 int ub_helper_fill(struct uebpf_prog *prog);

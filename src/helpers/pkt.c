@@ -144,3 +144,25 @@ uint64_t ub_h_get_socket_cookie(uint64_t ctx, uint64_t r2, uint64_t r3, uint64_t
 	struct ub_pkt *pk = SKB(ctx);
 	return pk ? ub_pkt_cookie(pk) : 0;
 }
+
+int ub_helper_changes_pkt_data(uint32_t id)
+{
+	switch (id) {
+	case BPF_FUNC_skb_store_bytes:
+	case BPF_FUNC_l3_csum_replace:
+	case BPF_FUNC_l4_csum_replace:
+	case BPF_FUNC_clone_redirect:
+	case BPF_FUNC_skb_vlan_push:
+	case BPF_FUNC_skb_vlan_pop:
+	case BPF_FUNC_skb_change_tail:
+	case BPF_FUNC_skb_change_head:
+	case BPF_FUNC_skb_change_proto:
+	case BPF_FUNC_skb_pull_data:
+	case BPF_FUNC_skb_adjust_room:
+	case BPF_FUNC_xdp_adjust_head:
+	case BPF_FUNC_xdp_adjust_meta:
+	case BPF_FUNC_xdp_adjust_tail:
+		return 1;
+	}
+	return 0;
+}

@@ -363,6 +363,25 @@ static void emit_all(struct jctx *j)
 	emit_stubs(j);
 }
 
+/*
+ * Trusted code faults only through callx (a bad target) or a callback whose run faulted;
+ * checked code can fault anywhere. Programs that cannot fault skip setjmp.
+ */
+static int may_fault(const struct uebpf_prog *prog)
+{
+	for (size_t i = 0; i < prog->cnt; i++) {
+		const struct bpf_insn *in = &prog->insns[i];
+		int op = ub_isa_lookup(in);
+		if (op == UB_OP_CALLX || op == UB_OP_LDDW_FUNC ||
+		    (op == UB_OP_CALL && (in->imm == BPF_FUNC_loop ||
+					  in->imm == BPF_FUNC_for_each_map_elem)))
+			return 1;
+		if (ub_ops[op].fmt == UB_FMT_LDDW)
+			i++;
+	}
+	return 0;
+}
+
 int ub_jit_is_entry(const struct uebpf_prog *prog, uint64_t fn)
 {
 	const struct ub_jit_image *img = prog->jit;
@@ -412,6 +431,7 @@ int ub_jit_compile(struct uebpf_prog *prog, int checked, struct ub_log *log)
 		img->entry_off = j.entry;
 		img->body_off = j.off[0];
 		img->tramp_off = j.stub_cbtramp;
+		img->needs_jmpbuf = checked || may_fault(prog);
 		prog->jit = img;
 	}
 	free(j.is_entry);
@@ -433,9 +453,13 @@ int ub_jit_run(struct ub_run *run, const uint64_t *args, uint64_t *r0)
 	const struct ub_jit_image *img = run->prog->jit;
 	jmp_buf jb, *saved = run->jb;
 
-	run->jb = &jb;
 	run->jit_active = 1;
 	run->jit_depth = 0;
+	if (!img->needs_jmpbuf) {	/* nothing in it can fault: no setjmp on the fast path */
+		*r0 = ((ub_jit_entry)(uintptr_t)img->code)(args[0], args[1], run);
+		return 0;
+	}
+	run->jb = &jb;
 	if (setjmp(jb)) {
 		run->jb = saved;
 		ub_run_cur = run;

@@ -16,6 +16,7 @@ struct ub_jit_image {
 	uint32_t *entry_off;	/* per instruction: its function prologue's offset, or 0 */
 	size_t body_off;	/* where the main program's body starts (tail calls jump there) */
 	size_t tramp_off;	/* the callback trampoline */
+	int needs_jmpbuf;	/* some instruction may leave through longjmp */
 };
 
 /* The native entry: r1, r2, and the run (kept in a callee-saved register). */

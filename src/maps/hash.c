@@ -526,7 +526,7 @@ static int first_key_from(struct ub_map *map, uint32_t b, void *next_key)
  * chain there. In a sound chain that is e's successor. In a damaged file the chain may loop
  * back, repeat a key, or run into elements a lookup would not find in this chain; each ends
  * the chain here. So every key a walk returns is found again where the walk found it, the
- * next one is always further along, and a walk over any file ends.
+ * next one is always further along, and a walk ends over any file not changed under it.
  */
 static uint32_t walk_next(const struct ub_map *map, const struct hash_geom *g, uint32_t b,
 			  const struct hash_elem *e)

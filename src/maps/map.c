@@ -281,6 +281,8 @@ int ub_map_create(const union bpf_attr *attr)
 	err = check_common(attr);
 	if (!err)
 		err = ops->check(attr);
+	if (!err && ops->create_check)
+		err = ops->create_check(attr);
 	if (!err)
 		err = check_name(attr);
 	if (!err)
@@ -396,7 +398,12 @@ int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
 	map->max_entries = h.max_entries, map->flags = h.map_flags, map->nr_cpus = h.nr_cpus;
 	if (flags & BPF_F_RDONLY)
 		map->flags |= BPF_F_RDONLY;	/* mapped read-only: nothing may write, not even locks */
+	/* A family sizes its view of the data from the checked copy of the header: the shared
+	 * one could have been changed since it was checked. */
+	struct ub_shm_hdr *shared = map->hdr;
+	map->hdr = &h;
 	int rc = map->ops->validate ? map->ops->validate(map) : 0;
+	map->hdr = shared;
 	if (rc) {
 		map_release(&map->obj);	/* the caller still owns file_fd */
 		return bad_file(err, errsz, "corrupt data region");

@@ -79,6 +79,9 @@ struct ub_map_ops {
 	void (*release)(struct ub_map *map);
 	/* Optional: extra poll/wakeup fd for ring buffers and perf event arrays, or -1. */
 	int (*event_fd)(struct ub_map *map);
+	/* Optional: checks of BPF_MAP_CREATE beyond the shape, at creation only (not for a
+	 * pinned file), right after check: map-in-map's inner_map_fd. */
+	int (*create_check)(const union bpf_attr *attr);
 };
 
 struct ub_map {
@@ -132,6 +135,10 @@ int ub_map_check_btf(const union bpf_attr *attr);
 struct uebpf_prog;
 const struct uebpf_prog *ub_prog_array_get(const struct ub_map *map, uint32_t idx);
 
+/* A map of maps' inner-map template (shape only: no memory), or NULL (maps/map_in_map.c):
+ * what a program's lookup in it returns, as the verifier sees it. */
+const struct ub_map *ub_map_inner_tmpl(const struct ub_map *outer);
+
 /* Shared-memory spin lock (works across processes: a plain word in the file). */
 void ub_shm_lock(uint32_t *word);
 void ub_shm_unlock(uint32_t *word);
@@ -146,6 +153,8 @@ extern const struct ub_map_ops ub_hash_ops, ub_percpu_hash_ops;
 extern const struct ub_map_ops ub_lru_hash_ops, ub_lru_percpu_hash_ops, ub_lpm_trie_ops;
 extern const struct ub_map_ops ub_queue_ops, ub_stack_ops, ub_bloom_filter_ops;
 extern const struct ub_map_ops ub_devmap_ops, ub_devmap_hash_ops, ub_cpumap_ops, ub_xskmap_ops;
+extern const struct ub_map_ops ub_stack_trace_ops;
+extern const struct ub_map_ops ub_array_of_maps_ops, ub_hash_of_maps_ops;
 /*
  * Families in their own files. Weak, so that the map-type table in map.c can name a
  * family before its file exists: an absent family leaves its type unsupported (EINVAL).
@@ -153,10 +162,7 @@ extern const struct ub_map_ops ub_devmap_ops, ub_devmap_hash_ops, ub_cpumap_ops,
 #define UB_MAP_FAMILY(name) extern const struct ub_map_ops name __attribute__((weak));
 UB_MAP_FAMILY(ub_ringbuf_ops)
 UB_MAP_FAMILY(ub_perf_event_array_ops)
-UB_MAP_FAMILY(ub_stack_trace_ops)
 UB_MAP_FAMILY(ub_prog_array_ops)
-UB_MAP_FAMILY(ub_array_of_maps_ops)
-UB_MAP_FAMILY(ub_hash_of_maps_ops)
 #undef UB_MAP_FAMILY
 
 #endif

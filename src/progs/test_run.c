@@ -212,9 +212,10 @@ static int run_xdp(struct tr *t)
 	uint32_t size = attr->test.data_size_in, meta = 0;
 	int err;
 
-	if (attr->test.flags & ~(uint32_t)BPF_F_TEST_XDP_LIVE_FRAMES)
+	if ((attr->test.flags & ~(uint32_t)BPF_F_TEST_XDP_LIVE_FRAMES) ||
+	    (!attr->test.flags && attr->test.batch_size))
 		return -EINVAL;
-	if (attr->test.flags || attr->test.batch_size)
+	if (attr->test.flags)
 		return -EOPNOTSUPP;	/* live frames need a device */
 	if ((err = ctx_in(attr, &md, sizeof(md))))
 		return err;
@@ -333,11 +334,11 @@ static void skb_pkt_init(struct tr *t, struct __sk_buff *skb, uint32_t size, int
 	pk->ifindex = skb->ifindex;
 }
 
-/* With a ctx_in, wire_len (cb->pkt_len) is the caller's if plausible, else the packet's
- * length; without one the kernel leaves it 0. Then the network header must be whole. */
+/* With a ctx (in or out), wire_len (cb->pkt_len) is the caller's if plausible, else the
+ * packet's length; with none the kernel leaves it 0. */
 static int skb_wire_len(const union bpf_attr *attr, struct __sk_buff *skb, uint32_t len)
 {
-	if (!attr->test.ctx_in)
+	if (!attr->test.ctx_in && !attr->test.ctx_out)
 		return 0;
 	if (!skb->wire_len)
 		skb->wire_len = len;
@@ -407,12 +408,16 @@ static int run_ctx(struct tr *t)
 	union bpf_attr *attr = t->attr;
 	uint32_t max = t->p->ptype->ctx_size;
 	uint32_t n = attr->test.ctx_size_in;
-	size_t size = max ? max : n;
+	size_t size = max ? max : n, out = size;
 
 	if (attr->test.data_size_in || attr->test.data_out || attr->test.flags)
 		return -EINVAL;
 	if (max && n > max)
 		return -EINVAL;
+	/* A context of no fixed size holds at least the bytes the verifier saw the program
+	 * use (prog->ctx_size), zero-filled past what the caller passed. */
+	if (!max && t->p->prog->ctx_size > size)
+		size = t->p->prog->ctx_size;
 	uint8_t *ctx = calloc(1, size ? size : 1);
 	if (!ctx)
 		return -ENOMEM;
@@ -420,7 +425,7 @@ static int run_ctx(struct tr *t)
 	if (!err)
 		err = run_loop(t, size ? ctx : NULL, size, NULL, 0);
 	if (!err)
-		err = ctx_out(attr, ctx, size);
+		err = ctx_out(attr, ctx, out);
 	free(ctx);
 	t->out_size = 0;
 	if (!err || err == -ENOSPC) {

@@ -336,9 +336,16 @@ int ub_valu_check(struct ub_venv *env, const struct bpf_insn *insn)
 	int err;
 
 	if (op == BPF_NEG || op == BPF_END) {
+		struct ub_vreg *dst = &ub_vst_regs(env)[insn->dst_reg];
 		if ((err = ub_vst_check_reg(env, insn->dst_reg, SRC_OP)))
 			return err;
-		return ub_vst_check_reg(env, insn->dst_reg, DST_OP);
+		if (op == BPF_END || dst->type != VT_SCALAR)
+			return ub_vst_check_reg(env, insn->dst_reg, DST_OP);
+		if ((err = ub_vst_check_reg(env, insn->dst_reg, DST_OP_NO_MARK)))
+			return err;
+		ub_bnd_neg(dst, BPF_CLASS(insn->code) == BPF_ALU);
+		ub_bnd_sanitize(dst);
+		return 0;
 	}
 	if (op == BPF_MOV)
 		return mov_op(env, insn);

@@ -56,6 +56,15 @@ static void update32(struct ub_vreg *r)
 	r->u32_max = MIN(r->u32_max, (uint32_t)(v.value | v.mask));
 }
 
+static void mark_known(struct ub_vreg *r, uint64_t v)
+{
+	r->var_off = ub_tnum_const(v);
+	r->smin = r->smax = (int64_t)v;
+	r->umin = r->umax = v;
+	r->s32_min = r->s32_max = (int32_t)v;
+	r->u32_min = r->u32_max = (uint32_t)v;
+}
+
 static void update64(struct ub_vreg *r)
 {
 	struct ub_tnum v = r->var_off;
@@ -64,6 +73,17 @@ static void update64(struct ub_vreg *r)
 	r->smax = MIN(r->smax, (int64_t)(v.value | (v.mask & ~(1ull << 63))));
 	r->umin = MAX(r->umin, v.value);
 	r->umax = MIN(r->umax, v.value | v.mask);
+
+	/* the u64 range and the tnum may share a single value: then it is known (as the
+	 * kernel's __update_reg64_bounds) */
+	uint64_t next = ub_tnum_step(v, r->umin), tmax = v.value | v.mask;
+	bool umin_in = (r->umin & ~v.mask) == v.value;
+	if (umin_in && next > r->umax)
+		mark_known(r, r->umin);
+	else if (!umin_in && next == tmax)
+		mark_known(r, tmax);
+	else if (!umin_in && next <= r->umax && ub_tnum_step(v, next) > r->umax)
+		mark_known(r, next);
 }
 
 void ub_bnd_update(struct ub_vreg *r)
@@ -116,8 +136,17 @@ static void deduce32(struct ub_vreg *r)
 	if ((int32_t)r->u32_min <= (int32_t)r->u32_max)
 		s32_clamp(r, (int32_t)r->u32_min, (int32_t)r->u32_max);
 	/* ... and vice versa */
-	if ((uint32_t)r->s32_min <= (uint32_t)r->s32_max)
+	if ((uint32_t)r->s32_min <= (uint32_t)r->s32_max) {
 		u32_clamp(r, (uint32_t)r->s32_min, (uint32_t)r->s32_max);
+	} else if (r->u32_max < (uint32_t)r->s32_min) {
+		/* an s32 range that wraps, met by the u32 range on one side only: that
+		 * side is the range (as deduce64) */
+		r->s32_min = (int32_t)r->u32_min;
+		r->u32_max = MIN(r->u32_max, (uint32_t)r->s32_max);
+	} else if ((uint32_t)r->s32_max < r->u32_min) {
+		r->s32_max = (int32_t)r->u32_max;
+		r->u32_min = MAX(r->u32_min, (uint32_t)r->s32_min);
+	}
 }
 
 static void deduce64(struct ub_vreg *r)
@@ -129,6 +158,15 @@ static void deduce64(struct ub_vreg *r)
 	if ((uint64_t)r->smin <= (uint64_t)r->smax) {
 		r->umin = MAX(r->umin, (uint64_t)r->smin);
 		r->umax = MIN(r->umax, (uint64_t)r->smax);
+	} else if (r->umax < (uint64_t)r->smin) {
+		/* the s64 range wraps around the end of the u64 domain: where the u64
+		 * range meets only its non-negative part ... */
+		r->smin = (int64_t)r->umin;
+		r->umax = MIN(r->umax, (uint64_t)r->smax);
+	} else if ((uint64_t)r->smax < r->umin) {
+		/* ... or only its negative part, that part is the range (kernel 6.17) */
+		r->smax = (int64_t)r->umax;
+		r->umin = MAX(r->umin, (uint64_t)r->smin);
 	}
 }
 
@@ -187,6 +225,20 @@ static void bound_offset(struct ub_vreg *r)
 
 void ub_bnd_sync(struct ub_vreg *r)
 {
+	/* a known constant pins every range (what the general path arrives at too,
+	 * unless the ranges already contradict it: then leave that to sanitize) */
+	if (ub_tnum_is_const(r->var_off)) {
+		uint64_t v = r->var_off.value;
+		if (r->umin <= v && v <= r->umax && r->smin <= (int64_t)v && (int64_t)v <= r->smax &&
+		    r->u32_min <= (uint32_t)v && (uint32_t)v <= r->u32_max &&
+		    r->s32_min <= (int32_t)v && (int32_t)v <= r->s32_max) {
+			r->umin = r->umax = v;
+			r->smin = r->smax = (int64_t)v;
+			r->u32_min = r->u32_max = (uint32_t)v;
+			r->s32_min = r->s32_max = (int32_t)v;
+			return;
+		}
+	}
 	ub_bnd_update(r);
 	deduce(r);
 	deduce(r);
@@ -709,6 +761,20 @@ void ub_bnd_alu(struct ub_vreg *d, const struct ub_vreg *s, uint8_t op, bool alu
 	ub_bnd_sync(d);
 }
 
+/* dst = -dst, as the kernel (6.13+): 0 - dst on the ranges, tnum_neg on the bits. */
+void ub_bnd_neg(struct ub_vreg *d, bool alu32)
+{
+	struct ub_vreg f = *d;
+
+	ub_vst_mark_const(d, 0);
+	scalar32_sub(d, &f);
+	scalar64_sub(d, &f);
+	d->var_off = ub_tnum_neg(f.var_off);
+	if (alu32)
+		ub_bnd_zext32(d);
+	ub_bnd_sync(d);
+}
+
 /* ---- Branches ---- */
 
 uint8_t ub_bnd_flip_op(uint8_t op)
@@ -765,6 +831,9 @@ static int eq_taken(const struct ub_vreg *r1, const struct ub_vreg *r2, struct s
 {
 	if (ub_tnum_is_const(a.t) && ub_tnum_is_const(b.t))
 		return a.t.value == b.t.value;
+	/* a bit known in both, set in one and clear in the other (kernel 6.18) */
+	if ((a.t.value ^ b.t.value) & ~(a.t.mask | b.t.mask))
+		return 0;
 	if (a.umin > b.umax || a.umax < b.umin || a.smin > b.smax || a.smax < b.smin)
 		return 0;
 	if (!is32 && (r1->u32_min > r2->u32_max || r1->u32_max < r2->u32_min ||
@@ -884,6 +953,9 @@ static void refine_jset(struct ub_vreg *r1, struct ub_vreg *r2, bool set, bool i
 			return;
 		t = ub_tnum_or(is32 ? ub_tnum_subreg(r1->var_off) : r1->var_off, ub_tnum_const(val));
 	} else {
+		/* As the kernel: forget the ranges before narrowing the tnum (they could
+		 * contradict it on a dead branch); only the tnum speaks afterwards. */
+		ub_bnd_unbounded(r1);
 		t = ub_tnum_and(is32 ? ub_tnum_subreg(r1->var_off) : r1->var_off, ub_tnum_const(~val));
 	}
 	r1->var_off = is32 ? ub_tnum_with_subreg(r1->var_off, t) : t;

@@ -210,16 +210,20 @@ static int map_func_compat(struct ub_venv *env, const struct ub_map *map,
 struct reg_types {
 	uint16_t t[10];
 	uint8_t n;
+	const char *more;	/* kernel types uebpf never makes, for the message only */
 };
 
 static const struct reg_types mem_types = { { VT_STACK, VT_PKT, VT_PKT_META, VT_MAP_KEY,
-					      VT_MAP_VALUE, VT_MEM, VT_MEM | VF_RINGBUF }, 7 };
+					      VT_MAP_VALUE, VT_MEM, VT_MEM | VF_RINGBUF }, 7,
+					    ", buf, trusted_ptr_" };
 
 static const struct reg_types *compatible(uint8_t base)
 {
-	static const struct reg_types scalar = { { VT_SCALAR }, 1 }, map_ptr = { { VT_MAP_PTR }, 1 },
-				      ctx = { { VT_CTX }, 1 }, func = { { VT_FUNC }, 1 },
-				      stack = { { VT_STACK }, 1 }, rb = { { VT_MEM | VF_RINGBUF }, 1 };
+	static const struct reg_types scalar = { { VT_SCALAR }, 1, NULL },
+				      map_ptr = { { VT_MAP_PTR }, 1, NULL },
+				      ctx = { { VT_CTX }, 1, NULL }, func = { { VT_FUNC }, 1, NULL },
+				      stack = { { VT_STACK }, 1, NULL },
+				      rb = { { VT_MEM | VF_RINGBUF }, 1, NULL };
 	switch (base) {
 	case A_MAP_KEY: case A_MAP_VALUE: case A_MEM: return &mem_types;
 	case A_SIZE: case A_SIZE_OR_ZERO: case A_ALLOC_SIZE: return &scalar;
@@ -256,7 +260,8 @@ static int check_reg_type(struct ub_venv *env, uint32_t regno, struct argdesc a)
 		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
 					ub_vst_type_str(c->t[i], t, sizeof(t)));
 	}
-	ub_vlog(env, "R%u type=%s expected=%s\n", regno, tstr(reg->type), names);
+	ub_vlog(env, "R%u type=%s expected=%s%s\n", regno, tstr(reg->type), names,
+		c->more ? c->more : "");
 	return -EACCES;
 }
 
@@ -458,7 +463,7 @@ int ub_vcall_func(struct ub_venv *env, const struct bpf_insn *insn, int *insn_id
 {
 	struct ub_vstate *st = env->cur;
 	struct ub_vframe *caller = st->frame[st->curframe], *callee;
-	int target = *insn_idx + insn->imm + 1, sub = ub_vcall_find_subprog(env, target), err;
+	int target = ub_vtarget(*insn_idx, insn->imm), sub = ub_vcall_find_subprog(env, target), err;
 
 	if (sub < 0) {
 		ub_vlog(env, "verifier bug. No program starts at insn %d\n", target);
@@ -477,6 +482,7 @@ int ub_vcall_func(struct ub_venv *env, const struct bpf_insn *insn, int *insn_id
 		ub_vlog(env, "callee:\n");
 		ub_vlog_state(env, st, st->curframe);
 	}
+	ub_vlog_scratch_all(env);	/* the callee starts with its whole state */
 	return 0;
 }
 
@@ -643,6 +649,12 @@ static int set_return(struct ub_venv *env, const struct ub_helper_def *fn,
 			ub_vlog(env, "kernel subsystem misconfigured verifier\n");
 			return -EINVAL;
 		}
+		if (fn->id == BPF_FUNC_map_lookup_elem && ub_map_inner_tmpl(meta->map)) {
+			/* map of maps: the inner map (kernel: CONST_PTR_TO_MAP of inner_map_meta) */
+			ub_vst_mark_ptr(r0, VT_MAP_PTR | VF_MAYBE_NULL);
+			r0->map = ub_map_inner_tmpl(meta->map);
+			break;
+		}
 		ub_vst_mark_ptr(r0, VT_MAP_VALUE | VF_MAYBE_NULL);
 		r0->map = meta->map;
 		/* an in-range constant key of an array always finds its element */
@@ -752,6 +764,8 @@ int ub_vcall_helper(struct ub_venv *env, const struct bpf_insn *insn, int *insn_
 	if ((err = special_helper(env, insn, *insn_idx, fn, &meta)))
 		return err;
 	clear_caller_saved(ub_vst_regs(env));
+	for (uint32_t i = 0; i <= 5; i++)
+		ub_vlog_scratch_reg(env, i);	/* the log shows the new R0 */
 	if ((err = set_return(env, fn, &meta, *insn_idx)))
 		return err;
 	refine_return(env, fn, &meta);

@@ -6,6 +6,7 @@
  * state comparison ignore dead registers.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "helpers/helpers.h"
@@ -53,7 +54,7 @@ static int find_subprogs(struct ub_venv *env)
 	for (int i = 0; !err && i < env->cnt; i++) {
 		const struct bpf_insn *in = &env->insns[i];
 		if (is_pseudo_call(in) || is_pseudo_func(in))
-			err = add_subprog(env, i + in->imm + 1);
+			err = add_subprog(env, ub_vtarget(i, in->imm));
 		if (ub_isa_is_lddw(in))
 			env->aux[++i].is_lddw_hi = 1;
 	}
@@ -70,7 +71,7 @@ static bool is_jump(const struct bpf_insn *in)
 
 static int jump_target(const struct bpf_insn *in, int i)
 {
-	return in->code == (BPF_JMP32 | BPF_JA) ? i + in->imm + 1 : i + in->off + 1;
+	return ub_vtarget(i, in->code == (BPF_JMP32 | BPF_JA) ? in->imm : in->off);
 }
 
 /* Jumps stay in their subprogram, and none falls through into the next one. */
@@ -177,7 +178,7 @@ static int visit_call(struct ub_venv *env, struct dfs *d, int t, bool callee)
 	if (!callee)
 		return 0;
 	env->aux[t].prune = 1;
-	return push_edge(env, d, t, t + in->imm + 1, BRANCH);
+	return push_edge(env, d, t, ub_vtarget(t, in->imm), BRANCH);
 }
 
 static int visit(struct ub_venv *env, struct dfs *d, int t)
@@ -209,7 +210,7 @@ static int visit(struct ub_venv *env, struct dfs *d, int t)
 	default: {
 		env->aux[t].prune = 1;
 		int ret = push_edge(env, d, t, t + 1, FALLTHROUGH);
-		return ret ? ret : push_edge(env, d, t, t + in->off + 1, BRANCH);
+		return ret ? ret : push_edge(env, d, t, ub_vtarget(t, in->off), BRANCH);
 	}
 	}
 }
@@ -389,18 +390,49 @@ uint16_t ub_vcfg_live(const struct ub_venv *env, const struct ub_vstate *st, int
 	return env->aux[cs + 1].live_in & 0x3c0;
 }
 
+/* Level 2 lists the subprograms and the registers live before each instruction. */
+static void log_subprogs(struct ub_venv *env)
+{
+	for (int i = 0; env->log.level & 2 && i < env->nsubs; i++)
+		ub_vlog(env, "func#%d @%d\n", i, env->subs[i].start);
+}
+
+static void log_liveness(struct ub_venv *env)
+{
+	if (!(env->log.level & 2))
+		return;
+	ub_vlog(env, "Live regs before insn:\n");
+	for (int i = 0; i < env->cnt; i++) {
+		char live[11], text[128];
+		for (int r = 0; r < 10; r++)
+			live[r] = env->aux[i].live_in & (1u << r) ? (char)('0' + r) : '.';
+		live[10] = '\0';
+		if (ub_disasm_insn(env->insns, (size_t)env->cnt, (size_t)i, UB_SYNTAX_LLVM, text,
+				   sizeof(text)) < 0)
+			snprintf(text, sizeof(text), "(bad)");
+		ub_vlog(env, "    %3d: %s (%02x) %s\n", i, live, env->insns[i].code, text);
+		if (ub_isa_is_lddw(&env->insns[i]))
+			i++;
+	}
+}
+
 int ub_vcfg_check(struct ub_venv *env)
 {
 	int err = find_subprogs(env);
 
+	log_subprogs(env);
 	if (!err)
 		err = check_subprogs(env);
 	if (!err && !env->has_func_info)
 		err = check_abnormal_return(env);
 	if (!err)
-		err = check_cfg(env);
+		err = ub_vinsn_prepass(env);
 	if (!err)
+		err = check_cfg(env);
+	if (!err) {
 		compute_liveness(env);
+		log_liveness(env);
+	}
 	return err;
 }
 
@@ -453,7 +485,7 @@ int ub_vcfg_max_stack(struct ub_venv *env)
 			if (!is_pseudo_call(in) && !is_pseudo_func(in))
 				continue;
 			/* callbacks run on top of the helper's caller: they count too */
-			int sidx = ub_vcall_find_subprog(env, i + in->imm + 1);
+			int sidx = ub_vcall_find_subprog(env, ub_vtarget(i, in->imm));
 			if (sidx < 0)
 				continue;
 			ret_insn[frame] = i + 1;

@@ -194,6 +194,11 @@ struct ub_venv {
 	bool has_func_info;
 	uint32_t max_ctx_off;		/* highest context byte accessed + 1 */
 	struct ub_vlog log;
+	/* The log's one-line state after each instruction (log.c): what it touched, and
+	 * where its text ended */
+	uint32_t scratched_regs;
+	uint64_t scratched_stack;	/* stack slots 0..63 of the current frame */
+	size_t prev_log_pos, prev_insn_print_pos;
 	struct ub_vidmap idmap;
 	struct ub_vreg fake[2];	/* immediates as registers */
 };
@@ -278,6 +283,7 @@ int ub_bnd_width(const struct ub_vreg *reg);	/* bits needed for umax */
 bool ub_bnd_range_within(const struct ub_vreg *old, const struct ub_vreg *cur);
 /* dst op= src on two scalars (ALU ops other than MOV/NEG/END/DIV/MOD). */
 void ub_bnd_alu(struct ub_vreg *dst, const struct ub_vreg *src, uint8_t op, bool alu32);
+void ub_bnd_neg(struct ub_vreg *dst, bool alu32);
 bool ub_bnd_alu_computable(uint8_t op, const struct ub_vreg *src, bool alu32);
 void ub_bnd_add(struct ub_vreg *dst, const struct ub_vreg *src);	/* 64 and 32 bit */
 /* 1 taken, 0 not taken, -1 unknown for scalar reg1 <op> reg2. */
@@ -330,6 +336,17 @@ int ub_vcall_find_subprog(const struct ub_venv *env, int start);
 /* ---- cfg.c ---- */
 
 int ub_vcfg_check(struct ub_venv *env);
+
+/* The instruction d + 1 after i, with the kernel's int wrap-around (no UB on garbage). */
+static inline int ub_vtarget(int i, int32_t d)
+{
+	return (int)((uint32_t)i + (uint32_t)d + 1u);
+}
+
+/* ---- insn.c ---- */
+
+int ub_vinsn_prepass(struct ub_venv *env);
+int ub_vinsn_fields(struct ub_venv *env, const struct bpf_insn *insn);
 int ub_vcfg_max_stack(struct ub_venv *env);
 /* Registers live at insn for a frame (caller frames: live after their call). */
 uint16_t ub_vcfg_live(const struct ub_venv *env, const struct ub_vstate *st, int frame);
@@ -359,6 +376,25 @@ void ub_vlog_reset(struct ub_venv *env, size_t pos);
 void ub_vlog_finish(struct ub_venv *env);
 bool ub_vlog_overflowed(const struct ub_venv *env);
 void ub_vlog_insn(struct ub_venv *env, int idx);
+void ub_vlog_insn_state(struct ub_venv *env);
+
+/* Marks what an instruction reads or writes, for the state printed after it. */
+static inline void ub_vlog_scratch_reg(struct ub_venv *env, uint32_t regno)
+{
+	env->scratched_regs |= 1u << (regno & 31);
+}
+
+static inline void ub_vlog_scratch_slot(struct ub_venv *env, int spi)
+{
+	if (spi >= 0 && spi < 64)
+		env->scratched_stack |= 1ull << spi;
+}
+
+static inline void ub_vlog_scratch_all(struct ub_venv *env)
+{
+	env->scratched_regs = ~0u;
+	env->scratched_stack = ~0ull;
+}
 void ub_vlog_state(struct ub_venv *env, const struct ub_vstate *st, int frame);
 void ub_vlog_reg(struct ub_venv *env, const struct ub_vreg *reg);
 

@@ -294,7 +294,7 @@ static int follow_both(struct ub_venv *env, const struct bpf_insn *insn, int *in
 {
 	uint8_t op = BPF_OP(insn->code);
 	bool is32 = BPF_CLASS(insn->code) == BPF_JMP32, x = BPF_SRC(insn->code) == BPF_X;
-	struct ub_vstate *this = env->cur, *other = ub_ver_push(env, *insn_idx + insn->off + 1,
+	struct ub_vstate *this = env->cur, *other = ub_ver_push(env, ub_vtarget(*insn_idx, insn->off),
 							      *insn_idx);
 
 	if (!other)

@@ -267,6 +267,8 @@ static int stack_write_fixed(struct ub_venv *env, struct ub_vframe *state, int o
 	struct ub_vslot *s = &state->stack[spi];
 	bool is_st = BPF_CLASS(insn->code) == BPF_ST;
 
+	ub_vlog_scratch_slot(env, spi);
+
 	if (reg && !(off % UB_REG_SIZE) && reg->type == VT_SCALAR) {
 		bool fits = ub_bnd_width(reg) <= 8 * size;
 		if (fits)
@@ -325,6 +327,7 @@ static int stack_write_var(struct ub_venv *env, struct ub_vframe *state, uint32_
 		struct ub_vslot *s = &state->stack[spi];
 		uint8_t *st = &s->st[slot % UB_REG_SIZE];
 
+		ub_vlog_scratch_slot(env, spi);
 		if (zero && *st == STK_SPILL && is_spilled_scalar(s) &&
 		    ub_tnum_equals_const(s->spilled.var_off, 0))
 			continue;
@@ -391,6 +394,7 @@ static int stack_read_fixed(struct ub_venv *env, struct ub_vframe *rstate, int o
 	struct ub_vslot *s = &rstate->stack[spi];
 	struct ub_vreg *regs = ub_vst_regs(env);
 
+	ub_vlog_scratch_slot(env, spi);
 	if (!is_spilled(s)) {
 		/* privileged: uninitialized bytes read as unknown data */
 		if (dst >= 0)
@@ -475,6 +479,7 @@ static int stack_range_init(struct ub_venv *env, uint32_t regno, int off, int si
 		int slot = (int)(-i - 1);
 		struct ub_vslot *s = &state->stack[slot / UB_REG_SIZE];
 		uint8_t *st = &s->st[slot % UB_REG_SIZE];
+		ub_vlog_scratch_slot(env, slot / UB_REG_SIZE);
 		if (*st == STK_SPILL && is_spilled(s)) {
 			ub_vst_mark_unknown(&s->spilled);
 			for (int j = 0; j < UB_REG_SIZE; j++)
@@ -542,6 +547,61 @@ static int sock_access(struct ub_venv *env, uint32_t regno, int off, int size, b
 	return -EACCES;
 }
 
+/* The kernel struct a map pointer points to, by map type (its BTF name). */
+static const char *map_struct(uint32_t type)
+{
+	switch (type) {
+	case BPF_MAP_TYPE_ARRAY: case BPF_MAP_TYPE_PERCPU_ARRAY: case BPF_MAP_TYPE_PROG_ARRAY:
+	case BPF_MAP_TYPE_PERF_EVENT_ARRAY: case BPF_MAP_TYPE_CGROUP_ARRAY:
+	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+		return "bpf_array";
+	case BPF_MAP_TYPE_HASH: case BPF_MAP_TYPE_PERCPU_HASH: case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH: case BPF_MAP_TYPE_HASH_OF_MAPS:
+		return "bpf_htab";
+	case BPF_MAP_TYPE_LPM_TRIE: return "lpm_trie";
+	case BPF_MAP_TYPE_QUEUE: case BPF_MAP_TYPE_STACK: return "bpf_queue_stack";
+	case BPF_MAP_TYPE_RINGBUF: return "bpf_ringbuf_map";
+	case BPF_MAP_TYPE_BLOOM_FILTER: return "bpf_bloom_filter";
+	case BPF_MAP_TYPE_STACK_TRACE: return "bpf_stack_map";
+	case BPF_MAP_TYPE_DEVMAP: case BPF_MAP_TYPE_DEVMAP_HASH: return "bpf_dtab";
+	case BPF_MAP_TYPE_CPUMAP: return "bpf_cpu_map";
+	case BPF_MAP_TYPE_XSKMAP: return "xsk_map";
+	default: return NULL;
+	}
+}
+
+/*
+ * Fields of the map itself (the kernel's check_ptr_to_map_access, through BTF): reads
+ * only, within struct bpf_map. uebpf has no such struct behind the pointer, so the
+ * loader turns the load into dst = 0 (UB_VER_CONV_ZERO) and it never touches memory.
+ */
+static int map_ptr_access(struct ub_venv *env, int insn_idx, uint32_t regno, int off, int size,
+			  bool write)
+{
+	const struct ub_vreg *reg = &ub_vst_regs(env)[regno];
+	const char *tname = reg->map ? map_struct(reg->map->type) : NULL;
+
+	if (!tname) {
+		ub_vlog(env, "map_ptr access not supported for map type %u\n",
+			reg->map ? reg->map->type : 0);
+		return -EOPNOTSUPP;
+	}
+	if (off < 0) {
+		ub_vlog(env, "R%u is %s invalid negative access: off=%d\n", regno, tname, off);
+		return -EACCES;
+	}
+	if (write) {
+		ub_vlog(env, "only read from %s is supported\n", tname);
+		return -EACCES;
+	}
+	if (!ub_tnum_is_const(reg->var_off) || off + size > 256) {	/* sizeof(struct bpf_map) */
+		ub_vlog(env, "access beyond struct %s at off %d size %d\n", tname, off, size);
+		return -EACCES;
+	}
+	env->aux[insn_idx].ctx_conv = UB_VER_CONV_ZERO;
+	return 0;
+}
+
 static int access_by_type(struct ub_venv *env, int insn_idx, uint32_t regno, int off, int size,
 			  bool write, int value_regno, bool ldsx)
 {
@@ -590,6 +650,10 @@ static int access_by_type(struct ub_venv *env, int insn_idx, uint32_t regno, int
 			return -EACCES;
 		}
 		return sock_access(env, regno, off, size, write);
+	case VT_MAP_PTR:
+		if (reg->type & VF_MAYBE_NULL)
+			break;
+		return map_ptr_access(env, insn_idx, regno, off, size, write);
 	default:
 		break;
 	}

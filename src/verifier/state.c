@@ -139,6 +139,7 @@ int ub_vst_check_reg(struct ub_venv *env, uint32_t regno, int t)
 		ub_vlog(env, "R%u is invalid\n", regno);
 		return -EINVAL;
 	}
+	ub_vlog_scratch_reg(env, regno);
 	if (t == SRC_OP) {
 		if (regs[regno].type == VT_NOT_INIT) {
 			ub_vlog(env, "R%u !read_ok\n", regno);
@@ -168,6 +169,11 @@ const char *ub_vst_type_str(uint16_t type, char *buf, size_t size)
 {
 	unsigned base = VT_BASE(type);
 	const char *name = base < VT__COUNT ? type_names[base] : "?";
+
+	/* a map-in-map lookup result: the kernel holds it as a map value until its NULL
+	 * check turns it into the inner map's pointer, and names it so */
+	if (base == VT_MAP_PTR && type & VF_MAYBE_NULL)
+		name = "map_value";
 	const char *prefix = type & VF_RINGBUF ? "ringbuf_" : type & VF_RDONLY ? "rdonly_" : "";
 
 	snprintf(buf, size, "%s%s%s", prefix, name,

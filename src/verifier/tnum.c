@@ -128,6 +128,37 @@ bool ub_tnum_is_aligned(struct ub_tnum a, uint64_t size)
 	return !((a.value | a.mask) & (size - 1));
 }
 
+/*
+ * The smallest member of t above z, or the largest member of t when z is not below it
+ * (the kernel's tnum_step). The first fixed bit, from the top, where z + 1 differs from
+ * t decides: t has a 1 there (go up to it, the rest minimal), or a 0 (carry into the
+ * lowest unknown bit above it that is still 0).
+ */
+uint64_t ub_tnum_step(struct ub_tnum t, uint64_t z)
+{
+	uint64_t tmax = t.value | t.mask, y, d, low, up;
+	int h;
+
+	if (z >= tmax)
+		return tmax;
+	if (z < t.value)
+		return t.value;
+	y = z + 1;
+	d = (y ^ t.value) & ~t.mask;
+	if (!d)
+		return y;
+	h = 63 - __builtin_clzll(d);
+	low = h == 63 ? ~0ull : (1ull << (h + 1)) - 1;	/* bits 0..h */
+	if (t.value & (1ull << h))
+		return (y & ~low) | (t.value & low);
+	up = t.mask & ~y & ~low;	/* unknown bits above h that y has clear */
+	if (!up)
+		return tmax;	/* cannot happen when z < tmax */
+	int m = __builtin_ctzll(up);
+	uint64_t below = (1ull << m) - 1;
+	return (y & ~below & ~t.mask) | (y & t.mask & ~below) | (1ull << m) | (t.value & below);
+}
+
 bool ub_tnum_in(struct ub_tnum a, struct ub_tnum b)
 {
 	if (b.mask & ~a.mask)
@@ -136,8 +167,12 @@ bool ub_tnum_in(struct ub_tnum a, struct ub_tnum b)
 	return a.value == b.value;
 }
 
+/* As the kernel's tnum_strn (6.18): a constant as its value, else "(0x..; 0x..)" with
+ * the kernel's "0x0" for zero (glibc's %#llx would print "0"). */
 int ub_tnum_str(char *buf, size_t size, struct ub_tnum a)
 {
-	return snprintf(buf, size, "(%#llx; %#llx)", (unsigned long long)a.value,
+	if (!a.mask)
+		return snprintf(buf, size, "%llu", (unsigned long long)a.value);
+	return snprintf(buf, size, "(0x%llx; 0x%llx)", (unsigned long long)a.value,
 			(unsigned long long)a.mask);
 }

@@ -58,6 +58,7 @@ struct ub_tnum ub_tnum_cast(struct ub_tnum a, uint8_t size);
 bool ub_tnum_is_aligned(struct ub_tnum a, uint64_t size);
 /* Is every value of b also a value of a? */
 bool ub_tnum_in(struct ub_tnum a, struct ub_tnum b);
+uint64_t ub_tnum_step(struct ub_tnum t, uint64_t z);
 /* "(value; mask)" in hex, as the kernel prints var_off. */
 int ub_tnum_str(char *buf, size_t size, struct ub_tnum a);
 

@@ -71,12 +71,13 @@ static void free_stack(struct ub_venv *env)
 
 /* ---- Instructions with no module of their own ---- */
 
-/* One instruction must see one kind of pointer on every path (ctx vs others). */
+/* One instruction must see one kind of pointer on every path (ctx vs others); so must
+ * a load from a map pointer, which the loader rewrites (see map_ptr_access in mem.c). */
 static bool mismatch_ok(uint16_t type)
 {
 	switch (VT_BASE(type)) {
 	case VT_CTX: case VT_SOCKET: case VT_SOCK_COMMON: case VT_TCP_SOCK: case VT_XDP_SOCK:
-	case VT_BTF_ID:
+	case VT_BTF_ID: case VT_MAP_PTR:
 		return false;
 	default:
 		return true;
@@ -162,7 +163,7 @@ static int do_ld_imm(struct ub_venv *env, const struct bpf_insn *insn)
 		ub_vst_mark_const(dst, imm);
 		return 0;
 	case BPF_PSEUDO_FUNC: {
-		int sub = ub_vcall_find_subprog(env, env->insn_idx + insn->imm + 1);
+		int sub = ub_vcall_find_subprog(env, ub_vtarget(env->insn_idx, insn->imm));
 		if (sub < 0)
 			break;
 		ub_vst_mark_ptr(dst, VT_FUNC);
@@ -280,8 +281,11 @@ static int step_jmp(struct ub_venv *env, const struct bpf_insn *insn, int *step)
 static int step(struct ub_venv *env, int *step)
 {
 	const struct bpf_insn *insn = &env->insns[env->insn_idx];
+	int err = ub_vinsn_fields(env, insn);
 
 	*step = STEP_NEXT;
+	if (err)
+		return err;
 	switch (BPF_CLASS(insn->code)) {
 	case BPF_ALU: case BPF_ALU64:
 		return ub_valu_check(env, insn);
@@ -295,7 +299,7 @@ static int step(struct ub_venv *env, int *step)
 		if (BPF_MODE(insn->code) != BPF_IMM)
 			return do_ld_abs(env, insn);
 		env->aux[env->insn_idx + 1].seen = 1;
-		int err = do_ld_imm(env, insn);
+		err = do_ld_imm(env, insn);
 		env->insn_idx++;
 		return err;
 	}
@@ -315,17 +319,17 @@ static int try_prune(struct ub_venv *env, bool from_pop)
 	return ret;
 }
 
+/* The kernel's order: at level 2 the whole state where a popped path resumes, then
+ * what the last instruction touched, then the instruction. */
 static void log_insn(struct ub_venv *env, bool from_pop)
 {
 	if (!ub_vlog_on(env))
 		return;
-	if (from_pop || (env->log.level & 2 && env->aux[env->insn_idx].prune)) {
-		if (from_pop)
-			ub_vlog(env, "\nfrom %d to %d:", env->prev_insn_idx, env->insn_idx);
-		else
-			ub_vlog(env, "%d:", env->insn_idx);
+	if (from_pop && env->log.level & 2) {
+		ub_vlog(env, "\nfrom %d to %d:", env->prev_insn_idx, env->insn_idx);
 		ub_vlog_state(env, env->cur, env->cur->curframe);
 	}
+	ub_vlog_insn_state(env);
 	ub_vlog_insn(env, env->insn_idx);
 }
 
@@ -357,6 +361,7 @@ static int do_check(struct ub_venv *env)
 		from_pop = false;
 		if (err == 1 || st == STEP_PATH_END) {
 			ub_vprune_branch_done(env, env->cur);
+			ub_vlog_scratch_all(env);	/* the next path starts with its whole state */
 			err = pop(env, &env->insn_idx, &env->prev_insn_idx);
 			if (err == -ENOENT)
 				return 0;
@@ -424,8 +429,11 @@ static int run(struct ub_venv *env)
 
 	if (!err)
 		err = init_state(env);
+	ub_vlog_scratch_all(env);	/* the first line shows the whole initial state */
 	if (!err)
 		err = do_check(env);
+	if (!err && !(env->log.level & 2))
+		ub_vlog_reset(env, 0);	/* level 1 shows a failing path only, as the kernel */
 	if (!err)
 		err = ub_vcfg_max_stack(env);
 	if (ub_vlog_on(env))

@@ -34,6 +34,8 @@ enum ub_ver_ctx_conv {
 	UB_VER_CTX_PKT_DATA,	/* this ldx loads the packet start from the context */
 	UB_VER_CTX_PKT_END,	/* ... the packet end */
 	UB_VER_CTX_PKT_META,	/* ... the metadata start */
+	UB_VER_CONV_ZERO,	/* this ldx reads a kernel struct uebpf does not have (a field
+				 * of struct bpf_map): the loader makes it dst = 0 */
 };
 
 struct ub_ver_req {

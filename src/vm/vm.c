@@ -67,6 +67,39 @@ static int check_calls(const struct uebpf_prog *prog, struct ub_log *log)
 	return 0;
 }
 
+/*
+ * Does a run need a per-CPU slot of its own? Only for per-CPU state: per-CPU maps, the
+ * CPU id, perf buffers (BPF_F_CURRENT_CPU), tail calls (the target may need one) and
+ * helpers of embedders, which may ask. Other programs skip the two atomics.
+ */
+static int needs_cpu_slot(const struct uebpf_prog *prog)
+{
+	for (uint32_t i = 0; i < prog->nr_maps; i++) {
+		uint32_t t = prog->maps[i]->type;
+		if (t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_PERCPU_ARRAY ||
+		    t == BPF_MAP_TYPE_LRU_PERCPU_HASH || t == BPF_MAP_TYPE_PERF_EVENT_ARRAY ||
+		    t == BPF_MAP_TYPE_PROG_ARRAY || t == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+		    t == BPF_MAP_TYPE_HASH_OF_MAPS)
+			return 1;
+	}
+	for (size_t i = 0; i < prog->cnt; i++) {
+		const struct bpf_insn *in = &prog->insns[i];
+		int op = ub_isa_lookup(in);
+		if (op == UB_OP_CALLX)
+			return 1;
+		if (op == UB_OP_CALL) {
+			const struct ub_helper_def *d = (uint32_t)in->imm < prog->helper_cnt
+							? prog->helper_def[in->imm] : NULL;
+			if (!d || d->grp & UB_GRP_CUSTOM || in->imm == BPF_FUNC_get_smp_processor_id ||
+			    in->imm == BPF_FUNC_tail_call || in->imm == BPF_FUNC_perf_event_output)
+				return 1;
+		}
+		if (ub_ops[op].fmt == UB_FMT_LDDW)
+			i++;
+	}
+	return 0;
+}
+
 static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size_t cnt,
 		     const struct uebpf_prog_opts *opts, struct ub_log *log)
 {
@@ -91,6 +124,7 @@ static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size
 		err = check_calls(prog, log);
 	if (!err)
 		err = ub_interp_prepare(prog, prog->checked, log);
+	prog->needs_slot = needs_cpu_slot(prog);
 	if (!err && opts && opts->engine == UEBPF_ENGINE_JIT)
 		err = ub_jit_compile(prog, prog->checked, log);
 	return err;
@@ -180,6 +214,7 @@ void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, s
 	run->pkt_size = pkt ? pkt_size : run->ctx_size;
 	run->budget = prog->budget;
 	run->cpu = 0;
+	run->has_slot = 0;
 	run->tail_calls = 0;
 	run->fault = 0;
 	run->nest = 0;
@@ -266,7 +301,8 @@ int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 
 	uint64_t args[5] = { r1, r2, 0, 0, 0 };
 
-	run->cpu = ub_cpu_slot_get();
+	run->has_slot = run->prog->needs_slot;
+	run->cpu = run->has_slot ? ub_cpu_slot_get() : 0;
 	ub_run_cur = run;
 	if (run->prog->jit)
 		err = ub_jit_run(run, args, r0);
@@ -279,7 +315,8 @@ int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 	 * reader: the record is discarded, as the verifier would have refused the program. */
 	if (run->prog->checked)
 		ub_ringbuf_run_end(run);
-	ub_cpu_slot_put(run->cpu);
+	if (run->has_slot)
+		ub_cpu_slot_put(run->cpu);
 	return err;
 }
 
@@ -316,6 +353,7 @@ int ub_callback_begin(struct ub_run *in, uint64_t fn)
 	in->pkt_size = out->pkt_size;
 	in->budget = out->budget;
 	in->cpu = out->cpu;
+	in->has_slot = 0;	/* the outer run releases it */
 	in->tail_calls = out->tail_calls;
 	in->fault = 0;
 	in->nest = out->nest + 1;

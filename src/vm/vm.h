@@ -43,6 +43,10 @@ struct ub_region {
 /* A ring buffer record the run reserved and has not submitted or discarded yet
  * (maps/ringbuf.c): what bpf_ringbuf_submit/discard accept in checked mode. */
 #define UB_REGION_RINGBUF_REC	1
+/* A map the run reached through a map-in-map lookup (maps/map_in_map.c): start is the
+ * struct ub_map, size 0 (an empty range allows no access). The map's values are a plain
+ * region of their own. */
+#define UB_REGION_INNER_MAP	2
 
 #define UB_MAX_REGIONS 72	/* MAX_USED_MAPS (64) and the packet, with room */
 
@@ -55,6 +59,7 @@ struct ub_run {
 	size_t pkt_size;
 	uint64_t budget;
 	unsigned cpu;			/* the per-CPU slot this run owns */
+	int has_slot;			/* took the slot (the program changes on a tail call) */
 	unsigned tail_calls;		/* taken so far, at most UB_MAX_TAIL_CALLS */
 	int fault;			/* set when a callback run by a helper faulted */
 	unsigned nest;			/* callback nesting level (bpf_loop in bpf_loop ...) */
@@ -89,6 +94,7 @@ struct uebpf_prog {
 	uint32_t helper_cnt;
 	uint32_t flags;
 	int checked;			/* run with runtime memory checks and a budget */
+	int needs_slot;			/* owns a per-CPU slot while it runs (see ub_cpu_slot_get) */
 	uint64_t budget;
 	size_t ctx_size;		/* bytes of the context (checked mode bounds) */
 	struct ub_map **maps;		/* maps the program uses (one reference each) */
@@ -131,6 +137,9 @@ int ub_interp_run_checked(struct ub_run *run, const struct ub_tslot *start,
 /* Checked mode: may the program touch [addr, addr + size)? */
 int ub_run_mem_ok(const struct ub_run *run, const uint8_t *stack, uint64_t addr, size_t size,
 		  int store);
+
+/* Checked runs: did this run get that map from a lookup in a map of maps? */
+int ub_run_reached_map(const struct ub_run *run, uintptr_t map);
 
 /* Checked runs: are a helper's arguments what its prototype says? (helpers/helpers.c) */
 int ub_helper_args_ok(const struct ub_run *run, const struct ub_helper_def *def,
