@@ -10,6 +10,12 @@
  * time. The engines must agree on each program's return value; the last column says when
  * not.
  *
+ * Two more rows measure the JIT's fixed costs:
+ *   call     a trivial program (r0 = XDP_PASS) called directly through uebpf_prog_run,
+ *            against a native call of a function that does the same (noinline);
+ *   compile  the JIT's compilation of a 1000-instruction program (ub_jit_compile alone,
+ *            and the whole uebpf_prog_new with and without the JIT), in microseconds.
+ *
  * Usage: bench [PROGRAM...]   (default: all). The programs' raw instructions are read
  * from progs/NAME.bin next to this executable (made by bench/bench.mk).
  */
@@ -24,6 +30,7 @@
 #include <sys/syscall.h>
 #include <linux/bpf.h>
 #include <uebpf/uebpf.h>
+#include "jit/jit.h"
 
 #define PKT_SIZE	1024
 #define TARGET_NS	3e8	/* each repetition runs about this long */
@@ -35,10 +42,22 @@
 BENCH_PROGS(DECLARE)
 #define ENTRY(name) { #name, bench_native_##name },
 
+/* The trivial program of the call row, and its native twin (not inlined: a real call). */
+static __attribute__((noinline)) int native_call(struct xdp_md *ctx)
+{
+	__asm__ volatile("" ::: "memory");
+	return XDP_PASS;
+}
+
+static struct bpf_insn call_insns[] = {
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = XDP_PASS },
+	{ .code = BPF_JMP | BPF_EXIT },
+};
+
 static const struct bench_prog {
 	const char *name;
 	int (*native)(struct xdp_md *ctx);
-} progs[] = { BENCH_PROGS(ENTRY) };
+} progs[] = { BENCH_PROGS(ENTRY) { "call", native_call } };
 
 static volatile uint32_t sink;	/* keeps every result alive */
 
@@ -101,6 +120,11 @@ static int load_insns(const char *name, struct bpf_insn **insns, size_t *cnt)
 	char exe[PATH_MAX], path[PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
+	if (!strcmp(name, "call")) {
+		*insns = call_insns;
+		*cnt = sizeof(call_insns) / sizeof(call_insns[0]);
+		return 0;
+	}
 	if (n < 0)
 		return -errno;
 	exe[n] = 0;
@@ -391,6 +415,114 @@ static void print_row(const char *name, const struct result *r)
 	       c[3], c[4], c[5], c[6], c[7], c[8], c[9], check);
 }
 
+/* ---- Compile time ---- */
+
+/*
+ * A 1000-instruction program of the usual mix: ALU on registers and constants, stack
+ * stores and loads, forward branches, an lddw now and then. Loop-free, so every kind of
+ * instruction the JIT translates one by one is there, without helpers.
+ */
+static size_t make_big(struct bpf_insn *p, size_t n)
+{
+	static const uint8_t alu[] = { BPF_ADD, BPF_SUB, BPF_MUL, BPF_OR, BPF_AND, BPF_XOR,
+				       BPF_LSH, BPF_RSH, BPF_MOV, BPF_ARSH };
+	uint64_t s = 0x243f6a8885a308d3ull;
+	size_t i = 0;
+
+	for (uint8_t r = 0; r <= 9; r++)
+		p[i++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = r,
+					    .imm = r * 7 + 1 };
+	while (i < n - 3) {
+		s = s * 6364136223846793005ull + 1442695040888963407ull;
+		uint32_t k = (uint32_t)(s >> 33), d = k % 10, r = (k >> 4) % 10, op = (k >> 8) % 16;
+		int32_t imm = (int32_t)((k >> 12) % 64);
+		if (op < 8)
+			p[i++] = (struct bpf_insn){ .code = (uint8_t)((k & 1 ? BPF_ALU64 : BPF_ALU) |
+						    alu[op] | BPF_X), .dst_reg = d, .src_reg = r };
+		else if (op < 11)
+			p[i++] = (struct bpf_insn){ .code = BPF_ALU64 | alu[k % 10] | BPF_K,
+						    .dst_reg = d, .imm = imm };
+		else if (op < 13)
+			p[i++] = (struct bpf_insn){ .code = BPF_STX | BPF_MEM | BPF_DW, .dst_reg = 10,
+						    .src_reg = r, .off = (int16_t)(-8 - 8 * (k % 8)) };
+		else if (op < 14)
+			p[i++] = (struct bpf_insn){ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = d,
+						    .src_reg = 10, .off = -8 };
+		else if (op < 15) {	/* if (rd > imm) skip the next add */
+			p[i++] = (struct bpf_insn){ .code = BPF_JMP | BPF_JGT | BPF_K, .dst_reg = d,
+						    .off = 1, .imm = imm };
+			p[i++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = r,
+						    .imm = imm };
+		}
+		else {
+			p[i++] = (struct bpf_insn){ .code = BPF_LD | BPF_IMM | BPF_DW, .dst_reg = d,
+						    .imm = (int32_t)k };
+			p[i++] = (struct bpf_insn){ .imm = (int32_t)(k * 3) };
+		}
+	}
+	while (i < n - 1)
+		p[i++] = (struct bpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0 };
+	p[i++] = (struct bpf_insn){ .code = BPF_JMP | BPF_EXIT };
+	return i;
+}
+
+/* Best time in microseconds of what fn does, over many tries. */
+static double best_us(int (*fn)(const struct bpf_insn *, size_t, struct uebpf_prog *),
+		      const struct bpf_insn *p, size_t n, struct uebpf_prog *arg)
+{
+	double best = -1;
+
+	for (int r = 0; r < 2000; r++) {
+		double t0 = now_ns();
+		if (fn(p, n, arg))
+			return -1;
+		double el = (now_ns() - t0) / 1e3;
+		if (best < 0 || el < best)
+			best = el;
+	}
+	return best;
+}
+
+static int new_interp(const struct bpf_insn *p, size_t n, struct uebpf_prog *unused)
+{
+	struct uebpf_prog *prog;
+	int err = ub_new(p, n, UEBPF_PROG_F_TRUSTED, &prog, NULL, 0, UEBPF_ENGINE_INTERP);
+	uebpf_prog_free(err ? NULL : prog);
+	return err;
+}
+
+static int new_jit(const struct bpf_insn *p, size_t n, struct uebpf_prog *unused)
+{
+	struct uebpf_prog *prog;
+	int err = ub_new(p, n, UEBPF_PROG_F_TRUSTED, &prog, NULL, 0, UEBPF_ENGINE_JIT);
+	uebpf_prog_free(err ? NULL : prog);
+	return err;
+}
+
+/* The JIT alone, on a program loaded for the interpreter (its image freed each time). */
+static int jit_only(const struct bpf_insn *p, size_t n, struct uebpf_prog *prog)
+{
+	int err = ub_jit_compile(prog, 0, NULL);
+	ub_jit_free(prog->jit);
+	prog->jit = NULL;
+	return err;
+}
+
+static void bench_compile(void)
+{
+	static struct bpf_insn p[1000];
+	size_t n = make_big(p, 1000);
+	struct uebpf_prog *prog = NULL;
+	double t_int = best_us(new_interp, p, n, NULL), t_jit = best_us(new_jit, p, n, NULL);
+	double t_only = -1;
+
+	if (!ub_new(p, n, UEBPF_PROG_F_TRUSTED, &prog, NULL, 0, UEBPF_ENGINE_INTERP))
+		t_only = best_us(jit_only, p, n, prog);
+	uebpf_prog_free(prog);
+	printf("compile %zu insns (us, best of 2000): JIT alone %.1f; uebpf_prog_new: "
+	       "interpreter %.1f, JIT %.1f\n", n, t_only, t_int, t_jit);
+}
+
 static int wanted(const char *name, int argc, char **argv)
 {
 	if (argc < 2)
@@ -426,6 +558,8 @@ int main(int argc, char **argv)
 			printf("  %s: %s\n", progs[i].name, r.note);
 		failed |= r.interp < 0 || r.checked < 0;
 	}
+	if (wanted("compile", argc, argv))
+		bench_compile();
 	if (kern_why)
 		printf("kernel: skipped (%s)\n", kern_why);
 	return failed;

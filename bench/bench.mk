@@ -59,3 +59,31 @@ $(BENCH_DIR)/progs/%.bin: $(BENCH_DIR)/progs/%.bpf.o
 	@test -s $@ || { echo "$@: empty: no \"xdp\" section in $<"; rm -f $@; exit 1; }
 
 .SECONDARY: $(BENCH_NAMES:%=$(BENCH_DIR)/progs/%.bpf.o)	# kept, to inspect with llvm-objdump
+
+# Maps (bench/map_bench.c): user-space and program lookups, ring buffer, memory per entry,
+# each next to the running kernel's figure. Plain C: built whether or not clang is there.
+MAP_BENCH := $(BENCH_DIR)/map_bench
+.PHONY: bench-maps
+bench-bins: $(MAP_BENCH)
+bench: bench-maps
+# After everything is built and the verifier bench has run: timings are taken one at a
+# time, not next to a compiler or another benchmark (make -j).
+bench-maps: $(MAP_BENCH) bench-bins bench-verifier
+	$(MAP_BENCH)
+
+$(MAP_BENCH): $(BUILD)/obj/bench/map_bench.o $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The verifier (bench/verifier_bench.c): verification time of generated programs, next to
+# the running kernel's "verification time" from a level-4 log. Plain C, like the above.
+VERIFIER_BENCH := $(BENCH_DIR)/verifier_bench
+.PHONY: bench-verifier
+bench-bins: $(VERIFIER_BENCH)
+bench: bench-verifier
+bench-verifier: $(VERIFIER_BENCH)
+	$(VERIFIER_BENCH)
+
+$(VERIFIER_BENCH): $(BUILD)/obj/bench/verifier_bench.o $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

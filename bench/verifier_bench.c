@@ -8,10 +8,8 @@
  *   branches  4096 instructions with a conditional jump every 8 (paths join again)
  *   loop      a bounded loop of 1000 iterations (states per iteration)
  *
- * Build (from the top directory, after `make lib`):
- *   cc -O2 -D_GNU_SOURCE -Iinclude -Isrc bench/verifier_bench.c build/lib/libuebpf.a \
- *      -lpthread -o build/verifier_bench
- * Run: build/verifier_bench [repeat]      (default 200; the median is printed)
+ * Build and run: `make bench-verifier` (part of `make bench`), or
+ * build/bench/verifier_bench [repeat]      (default 200; the median is printed)
  *      NO_KERNEL=1 measures uebpf only (for profiling).
  */
 #include <errno.h>
@@ -73,7 +71,8 @@ static size_t gen_branches(struct bpf_insn *p)
 	p[n++] = I(BPF_LDX | BPF_MEM | BPF_W, 6, 1, 0, 0);	/* xdp_md->data: unknown */
 	while (n < N - 1) {
 		if (n % 8 == 0 && n + 2 < N - 1) {
-			p[n++] = I(BPF_JMP | BPF_JGT | BPF_K, 6, 0, 1, (int)n);
+			p[n] = I(BPF_JMP | BPF_JGT | BPF_K, 6, 0, 1, (int)n);	/* imm: the index */
+			n++;
 			p[n++] = I(BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, 1);
 		} else {
 			p[n++] = I(BPF_ALU64 | BPF_ADD | BPF_K, 0, 0, 0, 1);

@@ -3,7 +3,9 @@
  * "gadgets" that stress what the verifier proves: packet reads guarded (or not, or
  * badly) by data_end checks, map value accesses at constant and variable offsets with
  * and without NULL checks, stack spills and fills of pointers and scalars, context
- * reads, pointer arithmetic with bounded and unbounded scalars, branches on scalars.
+ * reads, pointer arithmetic with bounded and unbounded scalars, branches on scalars,
+ * helper calls with memory and size arguments (stack, map value, packet), bounded loops,
+ * bpf-to-bpf calls that touch the caller's stack, and bpf_loop callbacks.
  *
  * For every program the verifier accepts, the same bytecode is loaded again unverified
  * (checked mode: every load and store checked at run time) and run on random packets:
@@ -24,11 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <linux/btf.h>
 #include <bpf/bpf.h>
 #include <uebpf/uebpf.h>
 #include "ut.h"
 
-#define MAX_INSNS	256
+#define MAX_INSNS	320
 #define VALUE_SIZE	48
 #ifndef BPF_MEMSX
 #define BPF_MEMSX	0x80	/* sign-extending loads (not in older uapi headers) */
@@ -37,8 +40,17 @@
 #define I(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
 					     .off = (o), .imm = (i) })
 
+#define MAX_SUBS	6
+
+/* Subprograms the main program calls, emitted after its exit. */
+enum { SUB_STACK_RW, SUB_CALLBACK };
+
 struct gen {
 	uint64_t rng;
+	struct { size_t at; int kind; int16_t off; int8_t size; uint8_t write, bad_ret; } sub[MAX_SUBS];
+	unsigned nsub;
+	struct bpf_func_info fi[MAX_SUBS + 1];	/* func_info: main, then each subprogram */
+	unsigned nfi;
 	unsigned bug_rate;	/* a gadget is buggy with probability 1/bug_rate (0: never) */
 	int random;		/* calls get_prandom_u32: runs may differ in their result */
 	int mutated;		/* bytes changed at random after generation */
@@ -102,11 +114,15 @@ static void mov_k(struct gen *g, uint8_t r, int32_t k)
 	emit(g, I(BPF_ALU64 | BPF_MOV | BPF_K, r, 0, 0, k));
 }
 
-/* Ends a gadget that left a pointer in r: back to a scalar, unless buggy. */
+/* Ends a gadget that left a pointer in r: back to a scalar, unless buggy. A pointer
+ * left behind may be stored into the map or the packet (privileged programs may), and
+ * its value differs between the checked and the fast run: results are then not compared. */
 static void unpoint(struct gen *g, uint8_t r)
 {
 	if (!buggy(g))
 		mov_k(g, r, small(g, -4, 70));
+	else
+		g->random = 1;
 }
 
 static void gen_prologue(struct gen *g, int map_fd)
@@ -234,6 +250,8 @@ static void g_stack(struct gen *g)
 		off += small(g, -1, 1);
 	if (src >= 6 && !buggy(g))
 		s = 3, off = -8 * small(g, 1, 8);
+	else if (src >= 6)
+		g->random = 1;	/* pointer bytes may come back as a scalar */
 	if (pick(g, 2))
 		emit(g, I(BPF_STX | BPF_MEM | sizes[s], 10, src, (int16_t)off, 0));
 	else {
@@ -345,6 +363,174 @@ static void g_bounded(struct gen *g)
 	unpoint(g, b);
 }
 
+/* After a helper call: r1..r5 are uninitialized; give them scalars again, unless buggy. */
+static void reset_tmps(struct gen *g)
+{
+	for (uint8_t r = 1; r <= 5; r++)
+		if (!buggy(g))
+			mov_k(g, r, small(g, -4, 70));
+}
+
+/* Stack bytes fp-off .. fp-off+len-1 written (8 at a time), for a helper to read. Less
+ * than asked (buggy gadgets) leaves bytes a helper or callee reads uninitialized: the
+ * privileged verifier allows that, and the result then depends on old stack contents. */
+static void fill_stack(struct gen *g, int off, int len, int want)
+{
+	if (len < want)
+		g->random = 1;
+	for (int o = off; o > off - len; o -= 8)
+		emit(g, I(BPF_ST | BPF_MEM | BPF_DW, 10, 0, (int16_t)-o, small(g, -3, 99)));
+}
+
+/* A memory argument in r1 (readable len bytes, or not when buggy): stack, map value
+ * or packet. Returns 0 if it could not be built (the packet one needs a bounds check,
+ * whose skip target is patched by the caller). */
+static int mem_arg(struct gen *g, uint8_t r, int len, size_t *skip)
+{
+	switch (pick(g, 3)) {
+	case 0: {	/* stack: initialized, or partly not (privileged: allowed by both) */
+		int off = 8 * small(g, (len + 7) / 8, 16);
+		fill_stack(g, off, buggy(g) ? len / 2 : len, len);
+		emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, r, 10, 0, 0));
+		emit(g, I(BPF_ALU64 | BPF_ADD | BPF_K, r, 0, 0, -off + (buggy(g) ? small(g, -8, 8) : 0)));
+		return 1;
+	}
+	case 1:		/* map value, NULL-checked (or not) */
+		*skip = g->n;
+		if (!buggy(g))
+			emit(g, I(BPF_JMP | BPF_JEQ | BPF_K, 9, 0, 0, 0));
+		else
+			*skip = (size_t)-1;
+		emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, r, 9, 0, 0));
+		emit(g, I(BPF_ALU64 | BPF_ADD | BPF_K, r, 0, 0,
+			  buggy(g) ? small(g, 0, VALUE_SIZE) : small(g, 0, VALUE_SIZE - len)));
+		return 1;
+	default:	/* packet, after a data_end check of len bytes (or fewer) */
+		emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, r, 7, 0, 0));
+		emit(g, I(BPF_ALU64 | BPF_ADD | BPF_K, r, 0, 0, buggy(g) ? small(g, 0, len) : len));
+		*skip = g->n;
+		emit(g, I(BPF_JMP | BPF_JGT | BPF_X, r, 8, 0, 0));
+		emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, r, 7, 0, 0));
+		return 1;
+	}
+}
+
+/* Helpers with memory and size arguments: csum_diff over stack, map or packet bytes
+ * (sizes multiples of 4), map_update_elem with key and value from such memory. */
+static void g_helper(struct gen *g)
+{
+	size_t skip1 = (size_t)-1, skip2 = (size_t)-1;
+
+	if (pick(g, 2)) {
+		int len = 4 * small(g, 1, 8);
+		mem_arg(g, 1, len, &skip1);
+		mov_k(g, 2, buggy(g) ? len + 4 * small(g, 1, 4) : len);
+		mov_k(g, 3, 0);
+		mov_k(g, 4, 0);
+		mov_k(g, 5, small(g, 0, 1000));
+		emit(g, I(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_csum_diff));
+	} else {
+		/* value from memory first (r3), then the key on the stack (r2), map last */
+		mem_arg(g, 3, VALUE_SIZE, &skip1);
+		fill_stack(g, 8, buggy(g) ? 0 : 8, 8);
+		emit(g, I(BPF_ST | BPF_MEM | BPF_W, 10, 0, -8, 0));	/* key 0: in range */
+		emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0));
+		emit(g, I(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8));
+		emit(g, I(BPF_LD | BPF_IMM | BPF_DW, 1, BPF_PSEUDO_MAP_FD, 0, g->p[6].imm));
+		emit(g, I(0, 0, 0, 0, 0));
+		mov_k(g, 4, 0);
+		emit(g, I(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_update_elem));
+	}
+	if (skip1 != (size_t)-1)
+		g->p[skip1].off = (int16_t)(g->n - skip1 - 1);
+	(void)skip2;
+	reset_tmps(g);
+}
+
+/* A bounded loop: a counter from a constant or a masked unknown, counted down; the body
+ * reads the map value at the counter (bounded by the loop condition, or not). */
+static void g_loop(struct gen *g)
+{
+	uint8_t c = tmp(g), a = tmp_other(g, c);
+	int n = small(g, 1, 6);
+	size_t top, nul;
+
+	if (pick(g, 2))
+		mov_k(g, c, n);
+	else {
+		emit(g, I(BPF_LDX | BPF_MEM | BPF_W, c, 6, 16, 0));	/* rx_queue_index */
+		emit(g, I(BPF_ALU64 | BPF_AND | BPF_K, c, 0, 0, 7));
+	}
+	top = g->n;
+	nul = g->n;
+	emit(g, I(BPF_JMP | BPF_JEQ | BPF_K, 9, 0, 0, 0));	/* patched: past the body */
+	emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, a, 9, 0, 0));
+	emit(g, I(BPF_ALU64 | BPF_ADD | BPF_X, a, c, 0, 0));
+	emit(g, I(BPF_LDX | BPF_MEM | BPF_B, a, a, (int16_t)(buggy(g) ? VALUE_SIZE - 4 : 0), 0));
+	g->p[nul].off = (int16_t)(g->n - nul - 1);
+	if (!buggy(g))	/* buggy: the counter never changes, an endless loop */
+		emit(g, I(BPF_ALU64 | BPF_ADD | BPF_K, c, 0, 0, -1));
+	emit(g, I(BPF_JMP | (pick(g, 2) ? BPF_JSGT : BPF_JGT) | BPF_K, c, 0,
+		  (int16_t)(top - g->n - 1), 0));
+	unpoint(g, a);
+}
+
+/* A call of a subprogram with a pointer into this frame's stack (it reads or writes
+ * there), or a bpf_loop whose callback gets the stack pointer as its context. */
+static void g_call(struct gen *g)
+{
+	if (g->nsub >= MAX_SUBS)
+		return;
+	int kind = pick(g, 2) ? SUB_STACK_RW : SUB_CALLBACK, slot = 8 * small(g, 1, 8);
+	unsigned s = g->nsub++;
+
+	g->sub[s].kind = kind;
+	g->sub[s].size = (int8_t)size_bytes[pick(g, 4)];
+	if (buggy(g)) {	/* maybe past the 8 initialized bytes: old stack contents */
+		g->sub[s].off = (int16_t)small(g, -8, 8);
+		g->random = 1;
+	} else {
+		g->sub[s].off = (int16_t)small(g, 0, 8 - g->sub[s].size);
+	}
+	g->sub[s].write = (uint8_t)pick(g, 2);
+	g->sub[s].bad_ret = (uint8_t)buggy(g);
+	fill_stack(g, slot, buggy(g) ? 0 : 8, 8);
+	if (kind == SUB_STACK_RW) {
+		emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, 1, 10, 0, 0));
+		emit(g, I(BPF_ALU64 | BPF_ADD | BPF_K, 1, 0, 0, -slot));
+		g->sub[s].at = g->n;
+		emit(g, I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 0));	/* patched */
+	} else {
+		mov_k(g, 1, small(g, buggy(g) ? -1 : 0, 4));
+		g->sub[s].at = g->n;
+		emit(g, I(BPF_LD | BPF_IMM | BPF_DW, 2, BPF_PSEUDO_FUNC, 0, 0));	/* patched */
+		emit(g, I(0, 0, 0, 0, 0));
+		emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, 3, 10, 0, 0));
+		emit(g, I(BPF_ALU64 | BPF_ADD | BPF_K, 3, 0, 0, -slot));
+		mov_k(g, 4, 0);
+		emit(g, I(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_loop));
+	}
+	reset_tmps(g);
+}
+
+/* The subprograms, after the main program: each reads or writes its pointer argument
+ * (r1, or r2 for a callback) and returns a scalar (a callback: 0 or 1). */
+static void gen_subs(struct gen *g)
+{
+	for (unsigned s = 0; s < g->nsub && g->n < MAX_INSNS - 8; s++) {
+		uint8_t p = g->sub[s].kind == SUB_CALLBACK ? 2 : 1;
+		g->fi[g->nfi++] = (struct bpf_func_info){ .insn_off = (uint32_t)g->n, .type_id = 3 };
+		int sz = g->sub[s].size == 1 ? 0 : g->sub[s].size == 2 ? 1 : g->sub[s].size == 4 ? 2 : 3;
+		g->p[g->sub[s].at].imm = (int32_t)(g->n - g->sub[s].at - 1);
+		if (g->sub[s].write)
+			emit(g, I(BPF_ST | BPF_MEM | sizes[sz], p, 0, g->sub[s].off, small(g, 0, 9)));
+		else
+			emit(g, I(BPF_LDX | BPF_MEM | sizes[sz], 0, p, g->sub[s].off, 0));
+		mov_k(g, 0, g->sub[s].bad_ret ? small(g, -1, 3) : (int32_t)pick(g, 2));
+		emit(g, I(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+	}
+}
+
 /* A forward branch over the next few gadgets (patched later). */
 static void g_branch(struct gen *g, size_t *pend, size_t *npend)
 {
@@ -368,11 +554,14 @@ static void generate(struct gen *g, int map_fd)
 	unsigned gadgets = 4 + pick(g, 24);
 
 	g->n = 0;
+	g->nsub = 0;
+	g->nfi = 1;
+	g->fi[0] = (struct bpf_func_info){ .insn_off = 0, .type_id = 3 };
 	g->random = 0;
 	g->bug_rate = rates[pick(g, sizeof(rates) / sizeof(rates[0]))];
 	gen_prologue(g, map_fd);
-	for (unsigned i = 0; i < gadgets && g->n < MAX_INSNS - 32; i++) {
-		switch (pick(g, 12)) {
+	for (unsigned i = 0; i < gadgets && g->n < MAX_INSNS - 64; i++) {
+		switch (pick(g, 15)) {
 		case 0: case 1: g_packet(g); break;
 		case 2: g_packet_var(g); break;
 		case 3: case 4: g_map(g); break;
@@ -381,6 +570,9 @@ static void generate(struct gen *g, int map_fd)
 		case 7: g_ctx(g); break;
 		case 8: g_alu(g); break;
 		case 9: case 10: g_bounded(g); break;
+		case 11: g_helper(g); break;
+		case 12: g_loop(g); break;
+		case 13: g_call(g); break;
 		default: g_branch(g, pend, &npend); break;
 		}
 		/* close branches that have waited long enough, forward to here */
@@ -396,7 +588,46 @@ static void generate(struct gen *g, int map_fd)
 	emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, 0, tmp(g), 0, 0));
 	emit(g, I(BPF_ALU | BPF_AND | BPF_K, 0, 0, 0, 3));	/* an XDP action */
 	emit(g, I(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+	gen_subs(g);
 }
+
+/* ---- Program BTF ---- */
+
+/*
+ * The kernel wants func_info (BTF) for programs with callbacks; every generated program
+ * gets one record per function, all of one static FUNC "f" returning int:
+ * [1] int, [2] FUNC_PROTO int(void), [3] FUNC f.
+ */
+static size_t btf_blob(uint8_t *out)
+{
+	static const char strs[] = "\0int\0f";
+	static const uint32_t types[] = {
+		1, BTF_KIND_INT << 24, 4, 32 | (BTF_INT_SIGNED << 24),	/* [1] int */
+		0, BTF_KIND_FUNC_PROTO << 24, 1,			/* [2] int (void) */
+		5, BTF_KIND_FUNC << 24, 2,				/* [3] static f */
+	};
+	struct btf_header h = { .magic = BTF_MAGIC, .version = BTF_VERSION, .hdr_len = sizeof(h),
+				.type_len = sizeof(types), .str_off = sizeof(types),
+				.str_len = sizeof(strs) };
+	memcpy(out, &h, sizeof(h));
+	memcpy(out + sizeof(h), types, sizeof(types));
+	memcpy(out + sizeof(h) + sizeof(types), strs, sizeof(strs));
+	return sizeof(h) + sizeof(types) + sizeof(strs);
+}
+
+/* The BTF loaded into uebpf (kernel 0) or the kernel (1); -1 on failure. */
+static int btf_fd(int kernel)
+{
+	uint8_t raw[256];
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.btf = (uintptr_t)raw;
+	a.btf_size = (uint32_t)btf_blob(raw);
+	return kernel ? (int)syscall(SYS_bpf, BPF_BTF_LOAD, &a, sizeof(a))
+		      : uebpf_bpf(BPF_BTF_LOAD, &a, sizeof(a));
+}
+
+static int ubtf = -1;
 
 /* ---- Runs ---- */
 
@@ -427,6 +658,12 @@ static int load(const struct gen *g, uint32_t flags, char *log, size_t log_size)
 {
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .prog_flags = flags, .log_buf = log,
 		    .log_size = (uint32_t)log_size, .log_level = log ? env_level() : 0);
+	if (ubtf >= 0 && !g->mutated) {	/* mutated programs: func_info may not match any more */
+		o.prog_btf_fd = (uint32_t)ubtf;
+		o.func_info = g->fi;
+		o.func_info_cnt = g->nfi;
+		o.func_info_rec_size = sizeof(g->fi[0]);
+	}
 	if (log)
 		log[0] = 0;
 	return bpf_prog_load(BPF_PROG_TYPE_XDP, "s", "GPL", g->p, g->n, &o);
@@ -531,7 +768,10 @@ static int kern_map(void)
 /* 1 accept, 0 reject, -1 no kernel. */
 static int kern_verdict(struct gen *g, int kmap, int umap, char *log, size_t log_size)
 {
+	static int kbtf = -2;
 	union bpf_attr a;
+	if (kbtf == -2)
+		kbtf = btf_fd(1);
 	for (size_t i = 0; i < g->n; i++)
 		if (g->p[i].code == (BPF_LD | BPF_IMM | BPF_DW) && g->p[i].src_reg == BPF_PSEUDO_MAP_FD)
 			g->p[i].imm = kmap;
@@ -543,6 +783,12 @@ static int kern_verdict(struct gen *g, int kmap, int umap, char *log, size_t log
 	a.log_level = 1;
 	a.log_buf = (uintptr_t)log;
 	a.log_size = (uint32_t)log_size;
+	if (kbtf >= 0) {
+		a.prog_btf_fd = (uint32_t)kbtf;
+		a.func_info = (uintptr_t)g->fi;
+		a.func_info_cnt = g->nfi;
+		a.func_info_rec_size = sizeof(g->fi[0]);
+	}
 	log[0] = 0;
 	int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
 	int e = errno;
@@ -617,6 +863,8 @@ UT_TEST(random_programs_are_sound)
 	struct reasons rs = { .n = 0 };
 
 	UT_CHECK(umap >= 0 && g && r, "setup");
+	if (ubtf < 0)
+		ubtf = btf_fd(0);
 	fprintf(stderr, "  seed 0x%llx, %u programs\n", (unsigned long long)seed, n);
 	g->rng = seed | 1;
 	r->rng = (seed ^ 0x9e3779b97f4a7c15ull) | 1;

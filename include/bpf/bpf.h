@@ -104,6 +104,17 @@ LIBBPF_API int bpf_prog_load(enum bpf_prog_type prog_type, const char *prog_name
 			     const char *license, const struct bpf_insn *insns, size_t insn_cnt,
 			     const struct bpf_prog_load_opts *opts);
 
+struct bpf_btf_load_opts {
+	size_t sz;
+	char *log_buf;
+	__u32 log_level;
+	__u32 log_size;
+	__u32 log_true_size;	/* out: bytes the whole log needs */
+};
+
+/* BPF_BTF_LOAD: a BTF object's fd, or -errno. */
+LIBBPF_API int bpf_btf_load(const void *btf_data, size_t btf_size, struct bpf_btf_load_opts *opts);
+
 struct bpf_test_run_opts {
 	size_t sz;
 	const void *data_in;

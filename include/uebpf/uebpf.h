@@ -11,6 +11,7 @@
 #include <linux/bpf.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +42,14 @@ enum {
 	 * programs known to be safe only: a bad program can crash the process.
 	 */
 	UEBPF_PROG_F_TRUSTED = 1u << 1,
+	/*
+	 * JIT constant blinding, as the kernel's bpf_jit_harden: every immediate the
+	 * program supplies is emitted XORed with a random key and decoded at run time, so
+	 * that no chosen constant appears in executable memory. The environment variable
+	 * UEBPF_JIT_HARDEN does the same for every program (1: checked programs, the
+	 * untrusted ones; 2: all), like the sysctl net.core.bpf_jit_harden.
+	 */
+	UEBPF_PROG_F_JIT_HARDEN = 1u << 2,
 };
 
 /*
@@ -147,6 +156,13 @@ UEBPF_API int uebpf_prog_run_opts(struct uebpf_prog *prog, struct uebpf_run_opts
 /* The fast path for embedders: r1 = ctx, returns r0. No checks beyond the program's own. */
 UEBPF_API uint64_t uebpf_prog_run(const struct uebpf_prog *prog, void *ctx);
 
+/*
+ * Disassembles the JIT's machine code of prog (capstone, AT&T syntax), each block under
+ * the eBPF instruction it comes from; opcodes: also the bytes of each instruction.
+ * Returns 0, -ENOENT if prog was not JIT-compiled, or -EIO if no disassembler opens.
+ */
+UEBPF_API int uebpf_prog_dump_jited(const struct uebpf_prog *prog, FILE *out, int opcodes);
+
 /* ---- The bpf() command interface ---- */
 
 /*
@@ -157,6 +173,16 @@ UEBPF_API int uebpf_bpf(int cmd, union bpf_attr *attr, unsigned int size);
 
 /* A message about the calling thread's last failed uebpf_bpf() call, or "". */
 UEBPF_API const char *uebpf_last_error(void);
+
+/*
+ * bpf_obj_pin() with the pinned file's mode (permission bits only, e.g. 0640) instead of
+ * the default 0600. A map has one file, linked at each of its pins: the mode is the map's,
+ * for all its pins. Opening a pin (bpf_obj_get) needs read permission on the file, and
+ * write permission too unless BPF_F_RDONLY is asked; a pin owned by another user (not root)
+ * that its group or others may write, or one in a directory anyone may write without the
+ * sticky bit, is refused (EACCES). docs/security.md has the rules. 0 or -errno.
+ */
+UEBPF_API int uebpf_obj_pin_mode(int fd, const char *path, unsigned int mode);
 
 /* ---- Assembler and disassembler ---- */
 

@@ -9,6 +9,13 @@
 /* The kernel's CHECK_ATTR: bytes after the command's last field must be zero. */
 int ub_attr_tail_zero(const union bpf_attr *attr, size_t end);
 
+/*
+ * The libbpf layer's element calls (lookup, update, delete, lookup-and-delete) straight to
+ * their handler: attr is the caller's own, zero past `size`, and these commands write
+ * nothing back, so uebpf_bpf()'s copies in and out are not needed. >= 0 or -errno.
+ */
+int ub_bpf_elem(int cmd, union bpf_attr *attr, unsigned int size);
+
 /* A thread-local message for the last failure, for callers that want more than errno. */
 void ub_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -30,6 +37,7 @@ int ub_cmd_prog_test_run(union bpf_attr *attr, unsigned int size);
 int ub_cmd_prog_get_next_id(union bpf_attr *attr, unsigned int size);
 int ub_cmd_prog_get_fd_by_id(union bpf_attr *attr, unsigned int size);
 int ub_cmd_enable_stats(union bpf_attr *attr, unsigned int size);
+int ub_cmd_btf_load(union bpf_attr *attr, unsigned int size);
 int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size);
 int ub_cmd_obj_get(union bpf_attr *attr, unsigned int size);
 int ub_cmd_obj_get_info(union bpf_attr *attr, unsigned int size);

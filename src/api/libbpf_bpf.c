@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include "api/bpf_cmd.h"
 
 #define PTR_U64(p) ((__u64)(uintptr_t)(p))
 #define OPT(opts, field, def) \
@@ -46,16 +47,25 @@ int bpf_map_create(enum bpf_map_type map_type, const char *map_name, __u32 key_s
 	return sys_bpf(BPF_MAP_CREATE, &attr, ATTR_END(map_extra));
 }
 
+/*
+ * Element commands go straight to their handler (ub_bpf_elem): a user-space lookup is a
+ * few tens of nanoseconds, and uebpf_bpf()'s copies of attr were a good part of that.
+ * The attr is zeroed by a copy of constant size (vector moves, not `rep stos`).
+ */
 static int elem_cmd(int cmd, int fd, const void *key, void *value, __u64 flags)
 {
+	static const union bpf_attr zero;
 	union bpf_attr attr;
 
-	memset(&attr, 0, sizeof(attr));
+	memcpy(&attr, &zero, sizeof(attr));
 	attr.map_fd = (__u32)fd;
 	attr.key = PTR_U64(key);
 	attr.value = PTR_U64(value);
 	attr.flags = flags;
-	return sys_bpf(cmd, &attr, ATTR_END(flags));
+	int rc = ub_bpf_elem(cmd, &attr, ATTR_END(flags));
+	if (rc < 0)
+		errno = -rc;
+	return rc;
 }
 
 int bpf_map_update_elem(int fd, const void *key, const void *value, __u64 flags)
@@ -327,4 +337,25 @@ int bpf_prog_test_run_opts(int prog_fd, struct bpf_test_run_opts *opts)
 	opts->retval = attr.test.retval;
 	opts->duration = attr.test.duration;
 	return rc < 0 ? -(errno = err) : rc;
+}
+
+int bpf_btf_load(const void *btf_data, size_t btf_size, struct bpf_btf_load_opts *opts)
+{
+	union bpf_attr attr;
+
+	if (opts && opts->sz < sizeof(size_t))
+		return -(errno = EINVAL);
+	memset(&attr, 0, sizeof(attr));
+	attr.btf = PTR_U64(btf_data);
+	attr.btf_size = (__u32)btf_size;
+	attr.btf_log_buf = PTR_U64(OPT(opts, log_buf, NULL));
+	attr.btf_log_size = OPT(opts, log_size, 0);
+	attr.btf_log_level = OPT(opts, log_level, 0);
+	int fd = sys_bpf(BPF_BTF_LOAD, &attr, ATTR_END(btf_log_level));
+	/* What uebpf wrote is what the log needed (its logs are not cut short silently). */
+	const char *log = (const char *)(uintptr_t)attr.btf_log_buf;
+	if (opts && opts->sz >= offsetof(struct bpf_btf_load_opts, log_true_size) + sizeof(__u32) &&
+	    log && attr.btf_log_size)
+		opts->log_true_size = (__u32)strnlen(log, attr.btf_log_size) + 1;
+	return fd;
 }

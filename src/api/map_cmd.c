@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/bpf_cmd.h"
+#include "api/fdcache.h"
 #include "api/map_keyless.h"
 #include "maps/map.h"
 
@@ -30,18 +31,36 @@ static unsigned sys_perms(const struct ub_map *map, unsigned acc)
 	return p;
 }
 
-/* Resolves attr->map_fd, checking the permission the command needs. */
+/* A reference map_for() took from the fd table (fds the thread cache does not keep). */
+static __thread struct ub_map *owned;
+
+/* Ends a command's use of the map from map_for(). */
+static void map_done(struct ub_map *map)
+{
+	if (map && map == owned) {
+		owned = NULL;
+		ub_map_put(map);
+	}
+}
+
+/*
+ * Resolves attr->map_fd, checking the permission the command needs. The map is borrowed
+ * from the thread's fd cache (api/fdcache.h: no lock, no system call) and valid until
+ * map_done(); fds the cache does not keep go to the fd table.
+ */
 static struct ub_map *map_for(const union bpf_attr *attr, unsigned need, int *err)
 {
 	unsigned acc = 0;
-	struct ub_map *map = ub_map_get_acc((int)attr->map_fd, &acc);
+	struct ub_map *map = (struct ub_map *)ub_fdcache_get((int)attr->map_fd, UB_OBJ_MAP, &acc);
 
+	if (!map && !errno)
+		map = owned = ub_map_get_acc((int)attr->map_fd, &acc);
 	if (!map) {
 		*err = -errno;
 		return NULL;
 	}
 	if ((sys_perms(map, acc) & need) != need) {
-		ub_map_put(map);
+		map_done(map);
 		*err = -EPERM;
 		return NULL;
 	}
@@ -73,7 +92,7 @@ int ub_cmd_map_lookup(union bpf_attr *attr, unsigned int size)
 	struct ub_map *map = map_for(attr, PERM_READ, &err);
 	if (!map)
 		return err;
-	if (attr->flags & BPF_F_LOCK)
+	if ((attr->flags & BPF_F_LOCK) && map->lock_off < 0)
 		err = -EINVAL;	/* needs a bpf_spin_lock in the value, described by BTF */
 	else if (ub_map_is_keyless(map))
 		err = ub_keyless_lookup(map, attr);	/* queue, stack: peek; bloom: test */
@@ -87,7 +106,7 @@ int ub_cmd_map_lookup(union bpf_attr *attr, unsigned int size)
 										      : -EFAULT;
 	else
 		err = map->ops->lookup_user(map, U64_PTR(attr->key), U64_PTR(attr->value), attr->flags);
-	ub_map_put(map);
+	map_done(map);
 	return err;
 }
 
@@ -102,6 +121,8 @@ int ub_cmd_map_update(union bpf_attr *attr, unsigned int size)
 		return err;
 	if (__atomic_load_n(&map->hdr->frozen, __ATOMIC_ACQUIRE))
 		err = -EPERM;
+	else if ((attr->flags & BPF_F_LOCK) && map->lock_off < 0)
+		err = -EINVAL;	/* as map_update_elem(): before the key, the value, the family */
 	else if (ub_map_is_keyless(map))
 		err = ub_keyless_update(map, attr);	/* push */
 	else if (!map->key_size)	/* ring buffer: BPF_F_LOCK, then the key must be NULL */
@@ -112,7 +133,7 @@ int ub_cmd_map_update(union bpf_attr *attr, unsigned int size)
 		err = -EFAULT;
 	else
 		err = map->ops->update(map, U64_PTR(attr->key), U64_PTR(attr->value), attr->flags);
-	ub_map_put(map);
+	map_done(map);
 	return err;
 }
 
@@ -135,7 +156,7 @@ int ub_cmd_map_delete(union bpf_attr *attr, unsigned int size)
 		err = -EFAULT;
 	else
 		err = map->ops->delete(map, U64_PTR(attr->key));
-	ub_map_put(map);
+	map_done(map);
 	return err;
 }
 
@@ -149,7 +170,7 @@ int ub_cmd_map_get_next_key(union bpf_attr *attr, unsigned int size)
 	if (!map)
 		return err;
 	if (!map->key_size && attr->key) {	/* __bpf_copy_key(): a key of size 0 must be NULL */
-		ub_map_put(map);
+		map_done(map);
 		return -EINVAL;
 	}
 	/* As the kernel: the answer goes to a buffer first, so an empty map is ENOENT. */
@@ -161,16 +182,16 @@ int ub_cmd_map_get_next_key(union bpf_attr *attr, unsigned int size)
 	else if (!err)
 		memcpy(U64_PTR(attr->next_key), next, map->key_size);
 	free(next);
-	ub_map_put(map);
+	map_done(map);
 	return err;
 }
 
 /* One element out: in one step where the family can (no update slips in between). */
-static int lookup_and_delete(struct ub_map *map, const void *key, void *value)
+static int lookup_and_delete(struct ub_map *map, const void *key, void *value, uint64_t flags)
 {
 	if (map->ops->lookup_and_delete)
-		return map->ops->lookup_and_delete(map, key, value, 0);
-	int err = map->ops->lookup_user(map, key, value, 0);
+		return map->ops->lookup_and_delete(map, key, value, flags);
+	int err = map->ops->lookup_user(map, key, value, flags);
 	return err ? err : map->ops->delete(map, key);
 }
 
@@ -186,7 +207,7 @@ int ub_cmd_map_lookup_and_delete(union bpf_attr *attr, unsigned int size)
 	int is_hash = map->type == BPF_MAP_TYPE_HASH || map->type == BPF_MAP_TYPE_PERCPU_HASH ||
 		      map->type == BPF_MAP_TYPE_LRU_HASH || map->type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 	/* Kernel order: BPF_F_LOCK (no spin lock), the key, then the map type. */
-	if (attr->flags)
+	if (attr->flags && (ub_map_is_keyless(map) || map->lock_off < 0))
 		err = -EINVAL;
 	else if (ub_map_is_keyless(map))
 		err = ub_keyless_lookup_and_delete(map, attr);	/* pop */
@@ -198,14 +219,14 @@ int ub_cmd_map_lookup_and_delete(union bpf_attr *attr, unsigned int size)
 		err = -UB_ENOTSUPP;	/* queue and stack come with their families */
 	else {
 		void *tmp = malloc(user_value_size(map));
-		err = tmp ? lookup_and_delete(map, U64_PTR(attr->key), tmp) : -ENOMEM;
+		err = tmp ? lookup_and_delete(map, U64_PTR(attr->key), tmp, attr->flags) : -ENOMEM;
 		if (!err && !attr->value)
 			err = -EFAULT;	/* as the kernel: deleted, then the copy out fails */
 		else if (!err)
 			memcpy(U64_PTR(attr->value), tmp, user_value_size(map));
 		free(tmp);
 	}
-	ub_map_put(map);
+	map_done(map);
 	return err;
 }
 
@@ -223,7 +244,7 @@ int ub_cmd_map_freeze(union bpf_attr *attr, unsigned int size)
 	if (!__atomic_compare_exchange_n(&map->hdr->frozen, &expect, 1, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		err = -EBUSY;	/* already frozen */
-	ub_map_put(map);
+	map_done(map);
 	return err;
 }
 
@@ -263,7 +284,7 @@ static int map_is_array(const struct ub_map *map)
 /*
  * Kernel order (bpf_map_do_batch): the fd and its permissions, then whether the family has
  * the command (arrays have no delete batches: ENOTSUPP), then the flags. elem_flags may
- * only be BPF_F_LOCK, which needs a spin lock in the value (BTF): EINVAL. batch.flags is
+ * only be BPF_F_LOCK, which needs a spin lock in the value (BTF), else EINVAL. batch.flags is
  * checked by the hash lookup batches only; the generic code ignores it.
  */
 static int batch_prologue(union bpf_attr *attr, int need, int del, struct ub_map **mapp)
@@ -283,10 +304,12 @@ static int batch_prologue(union bpf_attr *attr, int need, int del, struct ub_map
 	else if (ub_map_is_keyless(map) ||	/* no batch ops; LPM has no lookup-and-delete */
 		 (del && (need & PERM_READ) && map->type == BPF_MAP_TYPE_LPM_TRIE))
 		err = -UB_ENOTSUPP;
-	else if (attr->batch.elem_flags || (hash_lookup && attr->batch.flags))
+	else if ((attr->batch.elem_flags & ~(uint64_t)BPF_F_LOCK) ||
+		 ((attr->batch.elem_flags & BPF_F_LOCK) && map->lock_off < 0) ||
+		 (hash_lookup && attr->batch.flags))
 		err = -EINVAL;
 	if (err) {
-		ub_map_put(map);
+		map_done(map);
 		return err;
 	}
 	*mapp = map;
@@ -318,8 +341,9 @@ static int lookup_batch(union bpf_attr *attr, int del)
 			err = -EFAULT;
 			break;
 		}
-		if ((del ? lookup_and_delete(map, key, vals + cp * vs)
-			 : map->ops->lookup_user(map, key, vals + cp * vs, 0)) == 0) {
+		uint64_t ef = attr->batch.elem_flags;
+		if ((del ? lookup_and_delete(map, key, vals + cp * vs, ef)
+			 : map->ops->lookup_user(map, key, vals + cp * vs, ef)) == 0) {
 			memcpy(keys + cp * ks, key, ks);
 			cp++;
 		}
@@ -332,7 +356,7 @@ static int lookup_batch(union bpf_attr *attr, int del)
 		memcpy(U64_PTR(attr->batch.out_batch), keys + (cp - 1) * ks, ks);
 	attr->batch.count = cp;
 	free(key);
-	ub_map_put(map);
+	map_done(map);
 	return err;
 }
 
@@ -356,7 +380,7 @@ static int write_batch(union bpf_attr *attr, int del)
 			break;
 	}
 	attr->batch.count = done;
-	ub_map_put(map);
+	map_done(map);
 	return err;
 }
 

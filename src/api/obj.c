@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include "api/fdcache.h"
 #include "api/obj.h"
 
 struct fd_entry {
@@ -23,7 +24,7 @@ struct fd_entry {
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fd_entry *tab;
 static size_t tab_len;
-static uint32_t next_id[4];
+static uint32_t next_id[UB_OBJ__COUNT];
 
 void ub_obj_hold(struct ub_obj *obj)
 {
@@ -137,6 +138,8 @@ int ub_obj_install_acc(struct ub_obj *obj, int fd, unsigned acc)
 					     .acc = acc & UB_ACC_RW };
 	}
 	pthread_mutex_unlock(&tab_lock);
+	if (old)
+		ub_fdcache_invalidate();	/* reused behind uebpf's back (a raw close) */
 	drop_entry(old);
 	return err;
 }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum ub_obj_type { UB_OBJ_NONE, UB_OBJ_MAP, UB_OBJ_PROG, UB_OBJ_LINK };
+enum ub_obj_type { UB_OBJ_NONE, UB_OBJ_MAP, UB_OBJ_PROG, UB_OBJ_LINK, UB_OBJ_BTF, UB_OBJ__COUNT };
 
 struct ub_obj {
 	enum ub_obj_type type;

@@ -36,8 +36,21 @@ const char *uebpf_last_error(void)
 int ub_attr_tail_zero(const union bpf_attr *attr, size_t end)
 {
 	const unsigned char *p = (const unsigned char *)attr;
+	size_t i = end;
+	uint64_t w;
 
-	for (size_t i = end; i < sizeof(*attr); i++)
+	/* Byte by byte to a word boundary, then by words: this runs on every command. */
+	for (; i < sizeof(*attr) && i % 8; i++)
+		if (p[i])
+			return -EINVAL;
+	uint64_t any = 0;
+	for (; i + 8 <= sizeof(*attr); i += 8) {	/* no branch per word: vectorised */
+		memcpy(&w, p + i, 8);
+		any |= w;
+	}
+	if (any)
+		return -EINVAL;
+	for (; i < sizeof(*attr); i++)
 		if (p[i])
 			return -EINVAL;
 	return 0;
@@ -85,6 +98,64 @@ int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size)
 }
 
 /*
+ * uebpf_obj_pin_mode: a pin with a chosen mode. A pin is the map's file itself (every pin
+ * of a map is a link to the one file), so the mode is the map's: it changes for all its
+ * pins. Plain pins keep the mode the file was made with, 0600 (as the kernel's bpffs pins,
+ * S_IRUSR | S_IWUSR, less the umask).
+ */
+int uebpf_obj_pin_mode(int fd, const char *path, unsigned int mode)
+{
+	struct stat st;
+	int err;
+
+	if (mode & ~0777u)
+		return -EINVAL;
+	struct ub_map *map = ub_map_get(fd);
+	if (!map)
+		return -EINVAL;
+	err = fstat(map->obj.fd, &st) || fchmod(map->obj.fd, mode) ? -errno : 0;
+	if (!err) {
+		union bpf_attr attr;
+		memset(&attr, 0, sizeof(attr));
+		attr.pathname = (uint64_t)(uintptr_t)path;
+		attr.bpf_fd = (uint32_t)fd;
+		err = ub_cmd_obj_pin(&attr, sizeof(attr));
+		if (err && fchmod(map->obj.fd, st.st_mode & 07777))
+			err = -errno;
+	}
+	ub_map_put(map);
+	return err;
+}
+
+/*
+ * Whether a pin may be trusted, beyond what open() checked (the file's mode against the
+ * caller): a file that another user owns (not root) and lets group or others write could
+ * have been written by anyone, and a file in a directory that anyone may write (without the
+ * sticky bit) could have been put there by anyone. NULL or the reason to refuse it.
+ */
+static const char *pin_untrusted(const char *real, const struct stat *st, char *buf,
+				 size_t bufsz)
+{
+	char dir[4096];
+	struct stat dst;
+	const char *slash = strrchr(real, '/');
+
+	if (st->st_uid != geteuid() && st->st_uid != 0 && (st->st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(buf, bufsz, "owned by uid %u and writable by %s", (unsigned)st->st_uid,
+			 st->st_mode & S_IWOTH ? "anyone" : "its group");
+		return buf;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - real) : 1, slash ? real : ".");
+	if (!dir[0])
+		snprintf(dir, sizeof(dir), "/");
+	if (!stat(dir, &dst) && (dst.st_mode & S_IWOTH) && !(dst.st_mode & S_ISVTX)) {
+		snprintf(buf, bufsz, "its directory is writable by anyone (no sticky bit)");
+		return buf;
+	}
+	return NULL;
+}
+
+/*
  * Opens a pin path for ub_map_open_file(). As the kernel's bpf_obj_get(): a path that is not
  * there is ENOENT, a file that is no bpf object (a directory, a device, a FIFO) is EACCES.
  * Only regular files are opened, so a FIFO or a device is never opened at all; a symlink is
@@ -119,6 +190,12 @@ static int open_pinned(const char *real, uint32_t file_flags)
 	if (fstat(fd, &st2) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
 		close(fd);
 		ub_set_error("%s: not a uebpf map file: replaced while opening", real);
+		return -EACCES;
+	}
+	char why[160];
+	if (pin_untrusted(real, &st2, why, sizeof(why))) {
+		close(fd);
+		ub_set_error("%s: refused: %s", real, why);
 		return -EACCES;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);	/* only against FIFOs */

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "api/bpf_cmd.h"
+#include "api/btf_obj.h"
 #include "api/prog_obj.h"
 #include "helpers/helpers.h"
 #include "maps/map.h"
@@ -233,8 +234,24 @@ static int verify(const union bpf_attr *attr, const struct ub_prog_type *pt,
 				  .prog_flags = attr->prog_flags,
 				  .expected_attach_type = attr->expected_attach_type,
 				  .maps = u->maps, .nr_maps = u->n, .log = log,
-				  .log_level = attr->log_level };
+				  .log_level = attr->log_level,
+				  .func_info = U64_PTR(attr->func_info),
+				  .func_info_cnt = attr->func_info_cnt,
+				  .func_info_rec_size = attr->func_info_rec_size,
+				  .line_info = U64_PTR(attr->line_info),
+				  .line_info_cnt = attr->line_info_cnt,
+				  .line_info_rec_size = attr->line_info_rec_size };
+	/* program BTF: what func_info and line_info name (the verifier checks them) */
+	struct ub_btf_obj *btf = NULL;
+	if (attr->func_info_cnt || attr->line_info_cnt) {
+		if (!(btf = ub_btf_obj_get((int)attr->prog_btf_fd)))
+			return errno ? -errno : -EINVAL;
+		req.btf = btf->btf;
+	}
 	int err = ub_verify(&req, res);
+
+	if (btf)
+		ub_obj_put(&btf->obj);
 
 	if (!err)
 		trap_dead_code(insns, cnt, res->seen);

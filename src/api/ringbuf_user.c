@@ -19,9 +19,13 @@
 #include "maps/evfd.h"
 #include "maps/ringbuf.h"
 
-/* Looks for data before sleeping (pause instructions; a few microseconds). */
+/* Looks for data before sleeping: UB_RB_SPIN looks, UB_RB_SPIN_EVERY pause instructions
+ * apart (some tens of microseconds in all). */
 #ifndef UB_RB_SPIN
 #define UB_RB_SPIN 256
+#endif
+#ifndef UB_RB_SPIN_EVERY
+#define UB_RB_SPIN_EVERY 16
 #endif
 
 struct ring {
@@ -190,41 +194,35 @@ static int64_t process_batch(struct ring *r, uint64_t *cons)
 {
 	int64_t cnt = 0;
 	unsigned since_store = 0;
-	int got_new_data;
+	uint64_t prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
 
-	do {
-		got_new_data = 0;
-		uint64_t prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
-		while (*cons < prod) {
-			uint32_t len = hdr_len_at(r, *cons);
-			if (len & BPF_RINGBUF_BUSY_BIT) {	/* not committed yet */
-				__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
-				return cnt;
-			}
-			uint32_t step = ub_ringbuf_rec_len(len);
-			if (step > prod - *cons) {
-				__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
-				return -EINVAL;
-			}
-			got_new_data = 1;
-			void *sample = r->data + ((*cons + BPF_RINGBUF_HDR_SZ) & r->mask);
-			*cons += step;
-			if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-				int err = r->sample_cb(r->ctx, sample,
-						       len & ~(uint32_t)BPF_RINGBUF_DISCARD_BIT);
-				if (err < 0) {
-					__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
-					return err;
-				}
-				cnt++;
-			}
-			/* libbpf stores the position after every record; every 32 is enough to
-			 * hand room back and keeps the line out of the producers' way. */
-			if (!(++since_store & 31))
-				__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+	/* One pass up to the producer position read here; process_ring looks again. */
+	while (*cons < prod) {
+		uint32_t len = hdr_len_at(r, *cons);
+		if (len & BPF_RINGBUF_BUSY_BIT)	/* not committed yet */
+			break;
+		uint32_t step = ub_ringbuf_rec_len(len);
+		if (step > prod - *cons) {
+			__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+			return -EINVAL;
 		}
-		__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
-	} while (got_new_data);
+		void *sample = r->data + ((*cons + BPF_RINGBUF_HDR_SZ) & r->mask);
+		*cons += step;
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			int err = r->sample_cb(r->ctx, sample,
+					       len & ~(uint32_t)BPF_RINGBUF_DISCARD_BIT);
+			if (err < 0) {
+				__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+				return err;
+			}
+			cnt++;
+		}
+		/* libbpf stores the position after every record; every 32 is enough to hand
+		 * room back and keeps the line out of the producers' way. */
+		if (!(++since_store & 31))
+			__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
 	return cnt;
 }
 
@@ -235,8 +233,13 @@ static int ready(const struct ring *r, uint64_t cons)
 	       !(hdr_len_at(r, cons) & BPF_RINGBUF_BUSY_BIT);
 }
 
-/* Every committed record of r, with the reader protocol of maps/evfd.h around it. */
-static int64_t process_ring(struct ring *r)
+/*
+ * Every committed record of r, with the reader protocol of maps/evfd.h around it. With
+ * `drain` 0 (a poll that found data by looking, see spin_for_data) one pass only: records
+ * that came meanwhile are left for the next look, so the reader does not chase the
+ * producer record by record (each such step moves the lines both write between the cores).
+ */
+static int64_t process_ring(struct ring *r, int drain)
 {
 	uint64_t cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
 	int64_t cnt = 0;
@@ -252,21 +255,23 @@ static int64_t process_ring(struct ring *r)
 		}
 		cnt += n;
 		/*
-		 * A producer tests `pending`, then our position, after committing (rb_commit):
+		 * A producer tests our position, then `pending`, after committing (rb_commit):
 		 * either it sees us asleep at its record and wakes us, or we see its record.
 		 */
 		if (!ready(r, cons))
 			return cnt;
+		if (!drain && cnt)
+			return cnt;	/* the next ring_buffer__poll looks first (rb->active) */
 		ub_evfd_awake(r->ev);
 	}
 }
 
-static int64_t process_all(struct ring_buffer *rb)
+static int64_t process_all(struct ring_buffer *rb, int drain)
 {
 	int64_t res = 0;
 
 	for (int i = 0; i < rb->ring_cnt; i++) {
-		int64_t err = process_ring(rb->rings[i]);
+		int64_t err = process_ring(rb->rings[i], drain);
 		if (err < 0)
 			return err;
 		res += err;
@@ -296,22 +301,31 @@ static void cpu_relax(void)
  * their eventfd write meanwhile): a producer that keeps up then costs neither side a
  * system call per record. Returns records consumed, 0 if none came, or -errno.
  */
-static int64_t spin_for_data(struct ring_buffer *rb)
+static int64_t spin_for_data(struct ring_buffer *rb, int looks)
 {
 	int found = 0;
 
 	for (int i = 0; i < rb->ring_cnt; i++)
 		ub_evfd_awake(rb->rings[i]->ev);
-	for (int k = 0; k < UB_RB_SPIN && !(found = any_ready(rb)); k++)
-		cpu_relax();
+	/*
+	 * The producer position and the record headers are the lines producers write: a
+	 * reader that read them after every pause would pull them back and forth between
+	 * the cores once per record. Looking every UB_RB_SPIN_EVERY pauses lets a batch of
+	 * records pile up, which are then read in one go.
+	 */
+	for (int k = 0; k < looks && !found; k++) {
+		for (int j = 0; j < UB_RB_SPIN_EVERY; j++)
+			cpu_relax();
+		found = any_ready(rb);
+	}
 	for (int i = 0; i < rb->ring_cnt; i++)
 		ub_evfd_sleep(rb->rings[i]->ev);
-	return found || any_ready(rb) ? process_all(rb) : 0;
+	return found || any_ready(rb) ? process_all(rb, 0) : 0;
 }
 
 int ring_buffer__consume(struct ring_buffer *rb)
 {
-	int64_t res = process_all(rb);
+	int64_t res = process_all(rb, 1);
 
 	if (res < 0)
 		return rb_err((int)res);
@@ -322,8 +336,9 @@ int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms)
 {
 	/* Only while records flow: an idle reader sleeps at once, and what it sees is what
 	 * the producers' wake-ups say, as with the kernel (BPF_RB_NO_WAKEUP stays unseen
-	 * until the timeout or another wake-up). */
-	int64_t res = timeout_ms && rb->active ? spin_for_data(rb) : 0;
+	 * until the timeout or another wake-up). A poll that left records behind (one pass,
+	 * see process_ring) looks at least once, even with timeout 0. */
+	int64_t res = rb->active ? spin_for_data(rb, timeout_ms ? UB_RB_SPIN : 0) : 0;
 
 	if (res)
 		return res < 0 ? rb_err((int)res) : res > INT_MAX ? INT_MAX : (int)res;
@@ -332,7 +347,8 @@ int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms)
 	if (cnt < 0)
 		return rb_err(-errno);
 	for (int i = 0; i < cnt; i++) {
-		int64_t err = process_ring(rb->rings[rb->events[i].data.fd]);
+		ub_evfd_take(rb->rings[rb->events[i].data.fd]->ev);
+		int64_t err = process_ring(rb->rings[rb->events[i].data.fd], 1);
 		if (err < 0)
 			return rb_err((int)err);
 		res += err;

@@ -24,6 +24,8 @@ static const char *ub_arg_name(uint8_t t)
 		[UB_ARG_PTR_TO_CTX] = "pointer to the context",
 		[UB_ARG_PTR_TO_UNINIT_MAP_VALUE] = "pointer to writable memory for a map value",
 		[UB_ARG_PTR_TO_RINGBUF_MEM] = "ring buffer record reserved by this run",
+		[UB_ARG_PTR_TO_LONG] = "pointer to 8 writable bytes",
+		[UB_ARG_PTR_TO_SPIN_LOCK] = "bpf_spin_lock in a map value",
 	};
 	return t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "argument";
 }
@@ -177,11 +179,18 @@ int ub_helper_args_ok(const struct ub_run *run, const struct ub_helper_def *def,
 		} else if (t == UB_ARG_CONST_SIZE) {
 			bad = a[i] == 0;
 		} else if (t == UB_ARG_PTR_TO_STACK_OR_NULL) {
-			bad = a[i] && !mem_ok(run, a[i], 1, 1);
+			/* a callback's context: the helper only hands it on, and every access
+			 * the callback makes through it is checked where it happens (the
+			 * verifier lets a program point anywhere, as the kernel's) */
+			bad = 0;
 		} else if (t == UB_ARG_PTR_TO_CTX) {
 			bad = a[i] != (uintptr_t)run->ctx;
 		} else if (t == UB_ARG_PTR_TO_RINGBUF_MEM) {
 			bad = !has_ringbuf_record(run, a[i]);
+		} else if (t == UB_ARG_PTR_TO_LONG) {
+			bad = !mem_ok(run, a[i], 8, 1);
+		} else if (t == UB_ARG_PTR_TO_SPIN_LOCK) {
+			bad = !ub_spin_lock_ptr_ok(run, a[i]);
 		}
 		if (bad) {
 			snprintf(why, whysz, "R%d (0x%llx) is not a valid %s", i + 1,

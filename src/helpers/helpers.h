@@ -24,6 +24,11 @@ enum ub_arg {
 	UB_ARG_PTR_TO_RINGBUF_MEM,	/* a record of this run from ringbuf_reserve, not yet released */
 	UB_ARG_CONST_ALLOC_SIZE_OR_ZERO,	/* bytes to allocate (ringbuf_reserve): any scalar */
 	UB_ARG_PTR_TO_MEM_OR_NULL,	/* readable memory of the next argument's size, or NULL */
+	UB_ARG_PTR_TO_SOCK_COMMON,	/* a socket pointer of any kind (bpf_sk_fullsock ...) */
+	UB_ARG_PTR_TO_BTF_ID_SOCK_COMMON,	/* ... or a kernel socket object (bpf_skc_to_*) */
+	UB_ARG_PTR_TO_SOCK_RELEASE,	/* a referenced socket, released by the call (bpf_sk_release) */
+	UB_ARG_PTR_TO_LONG,		/* 8 writable bytes the helper fills (bpf_strtol) */
+	UB_ARG_PTR_TO_SPIN_LOCK,	/* the struct bpf_spin_lock of a map value (its BTF says where) */
 };
 
 enum ub_ret {
@@ -31,6 +36,10 @@ enum ub_ret {
 	UB_RET_VOID,
 	UB_RET_PTR_TO_MAP_VALUE_OR_NULL,
 	UB_RET_PTR_TO_RINGBUF_MEM_OR_NULL,	/* a reserved record, writable for the size asked */
+	UB_RET_PTR_TO_SOCKET_OR_NULL,		/* struct bpf_sock (full socket) or NULL */
+	UB_RET_PTR_TO_SOCK_COMMON_OR_NULL,	/* struct bpf_sock, common fields only, or NULL */
+	UB_RET_PTR_TO_TCP_SOCK_OR_NULL,		/* struct bpf_tcp_sock or NULL */
+	UB_RET_PTR_TO_BTF_ID_OR_NULL,		/* a kernel object uebpf does not describe, or NULL */
 };
 
 /* Which program types may call a helper. */
@@ -66,6 +75,14 @@ const struct ub_helper_def *ub_helper_find(uint32_t id);
  * After such a call the verifier must forget every packet pointer the program held.
  */
 int ub_helper_changes_pkt_data(uint32_t id);
+
+/* Checked runs: is p the bpf_spin_lock word of a value of one of the run's maps?
+ * (helpers/spin_lock.c) */
+struct ub_run;
+int ub_spin_lock_ptr_ok(const struct ub_run *run, uint64_t p);
+/* Checked runs, at their end: releases a bpf_spin_lock the program did not (the verifier
+ * refuses such a program; an unverified one must not leave the value locked for good). */
+void ub_spin_lock_run_end(void);
 
 /* Fills prog->helper_fn/helper_def/helper_cnt with every helper of the process. */
 struct uebpf_prog;

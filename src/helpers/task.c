@@ -18,6 +18,13 @@ uint64_t ub_h_get_current_pid_tgid(uint64_t r1, uint64_t r2, uint64_t r3, uint64
 	return (uint64_t)getpid() << 32 | (uint32_t)gettid();
 }
 
+/* The kernel's struct task_struct of the current task: user space has none, so NULL; a
+ * program reads through it with bpf_probe_read_kernel, which then fails (-EFAULT). */
+uint64_t ub_h_get_current_task(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+	return 0;
+}
+
 uint64_t ub_h_get_current_uid_gid(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 {
 	return (uint64_t)getgid() << 32 | (uint32_t)getuid();

@@ -4,6 +4,21 @@
  * x86 operation.
  */
 
+/*
+ * Constant blinding (hardened code): the immediate of insn idx reaches TMP2 as
+ * `mov r10, imm ^ key; xor r10, key` with the instruction's random key, in fixed-size forms
+ * (both passes emit the same bytes count). r10 then holds the sign-extended immediate, which
+ * serves both the 32-bit and the 64-bit forms of every operation. Returns TMP2.
+ */
+static int emit_blind_imm(struct jctx *j, size_t idx, int32_t imm)
+{
+	uint32_t key = j->keys[idx];
+
+	x_mov_ri32sx(&j->x, TMP2, (int32_t)((uint32_t)imm ^ key));
+	x_grp1_ri32(&j->x, XG1_XOR, 1, TMP2, (int32_t)key);
+	return TMP2;
+}
+
 /* x86 group-1 extension and RM-R opcode for an eBPF ALU operation. */
 static int alu_x86(uint8_t code, int *ext, uint8_t *rr)
 {
@@ -41,13 +56,14 @@ static void emit_shift_x(struct jctx *j, int w, int ext, int dst, int src)
  * Division and modulo, with the kernel's results for a zero divisor (div: 0, mod: dst)
  * and for INT_MIN / -1 (sdiv: -dst, smod: 0), which would trap on x86.
  */
-static void emit_div(struct jctx *j, const struct bpf_insn *in, int w, int is_signed, int is_mod)
+static void emit_div(struct jctx *j, const struct bpf_insn *in, int src, int w, int is_signed,
+		     int is_mod)
 {
 	struct ub_x86 *x = &j->x;
 	int dst = R(in->dst_reg);
 
-	if (BPF_SRC(in->code) == BPF_X)
-		x_rr(x, XO_MOV_RM_R, 1, R(in->src_reg), TMP);
+	if (src >= 0)
+		x_rr(x, XO_MOV_RM_R, 1, src, TMP);
 	else
 		x_mov_ri(x, TMP, w ? (uint64_t)(int64_t)in->imm : (uint32_t)in->imm);
 	x_rr(x, XO_TEST_RM_R, w, TMP, TMP);
@@ -92,7 +108,7 @@ static void emit_div(struct jctx *j, const struct bpf_insn *in, int w, int is_si
 			x_rr(x, XO_GRP3_RM, w, XG3_NEG, dst);
 	}
 	size_t end = x->len;
-	if (x->buf) {	/* patch the forward jumps now that the targets are known */
+	{	/* patch the forward jumps now that the targets are known */
 		struct ub_x86 p = *x;
 		p.len = jz, x_jcc(&p, CC_E, zero);
 		if (is_signed)
@@ -102,12 +118,17 @@ static void emit_div(struct jctx *j, const struct bpf_insn *in, int w, int is_si
 	}
 }
 
-static void emit_alu(struct jctx *j, int op, const struct bpf_insn *in)
+static void emit_alu(struct jctx *j, int op, const struct bpf_insn *in, size_t idx)
 {
 	struct ub_x86 *x = &j->x;
 	uint8_t code = in->code, rr;
 	int w = BPF_CLASS(code) == BPF_ALU64, ext;
 	int dst = R(in->dst_reg), src = R(in->src_reg), is_x = BPF_SRC(code) == BPF_X;
+
+	if (!is_x && j->keys && BPF_OP(code) != BPF_NEG) {	/* the register form on r10 */
+		src = emit_blind_imm(j, idx, in->imm);
+		is_x = 1;
+	}
 
 	if (alu_x86(code, &ext, &rr)) {
 		if (is_x)
@@ -140,7 +161,7 @@ static void emit_alu(struct jctx *j, int op, const struct bpf_insn *in)
 		x_rr(x, XO_GRP3_RM, w, XG3_NEG, dst);
 		return;
 	case BPF_DIV: case BPF_MOD:
-		emit_div(j, in, w, in->off == 1, BPF_OP(code) == BPF_MOD);
+		emit_div(j, in, is_x ? src : -1, w, in->off == 1, BPF_OP(code) == BPF_MOD);
 		return;
 	}
 	(void)op;
@@ -213,6 +234,10 @@ static void emit_store(struct jctx *j, const struct bpf_insn *in, size_t idx)
 	unsigned size = ub_isa_size(in->code);
 
 	emit_mem_check(j, dst, in->off, size, 1, 0, idx);
+	if (imm && j->keys) {	/* after the check, which uses r10 */
+		src = emit_blind_imm(j, idx, in->imm);
+		imm = 0;
+	}
 	if (size == 2)
 		x_byte(x, XO_OPSIZE);
 	if (imm) {
@@ -289,36 +314,47 @@ static void emit_jmp(struct jctx *j, const struct bpf_insn *in, size_t idx)
 {
 	struct ub_x86 *x = &j->x;
 	int w = BPF_CLASS(in->code) == BPF_JMP, dst = R(in->dst_reg);
-	long t = BPF_CLASS(in->code) == BPF_JMP32 && BPF_OP(in->code) == BPF_JA
-		 ? (long)idx + 1 + in->imm : (long)idx + 1 + in->off;
+	long t;
 	static const int8_t cc[16] = {
 		[BPF_JEQ >> 4] = CC_E, [BPF_JGT >> 4] = CC_A, [BPF_JGE >> 4] = CC_AE,
 		[BPF_JSET >> 4] = CC_NE, [BPF_JNE >> 4] = CC_NE, [BPF_JSGT >> 4] = CC_G,
 		[BPF_JSGE >> 4] = CC_GE, [BPF_JLT >> 4] = CC_B, [BPF_JLE >> 4] = CC_BE,
 		[BPF_JSLT >> 4] = CC_L, [BPF_JSLE >> 4] = CC_LE,
 	};
-	size_t target = x->buf ? j->off[t] : 0;
+	int inv = 0;
 
+	if (BPF_OP(in->code) != BPF_JA && (t = opt_jcc_over_ja(j, in, idx)) >= 0) {
+		inv = 1;	/* if c goto +1; goto L: jump to L unless c */
+		j->fold = 1;
+	} else {
+		t = (long)idx + 1 + in->off;
+		if (BPF_CLASS(in->code) == BPF_JMP32 && BPF_OP(in->code) == BPF_JA)
+			t = (long)idx + 1 + in->imm;
+	}
 	if (t <= (long)idx)
 		emit_budget(j, idx);	/* backward jumps spend budget in checked mode */
 	if (BPF_OP(in->code) == BPF_JA) {
-		x_jmp(x, target);
+		emit_jmp_to(j, FIX_OFF, (size_t)t);
 		return;
 	}
-	int is_x = BPF_SRC(in->code) == BPF_X;
+	int is_x = BPF_SRC(in->code) == BPF_X, src = R(in->src_reg);
+	if (!is_x && j->keys) {
+		src = emit_blind_imm(j, idx, in->imm);
+		is_x = 1;
+	}
 	if (BPF_OP(in->code) == BPF_JSET) {
 		if (is_x)
-			x_rr(x, XO_TEST_RM_R, w, R(in->src_reg), dst);
+			x_rr(x, XO_TEST_RM_R, w, src, dst);
 		else {
 			x_mov_ri(x, TMP, w ? (uint64_t)(int64_t)in->imm : (uint32_t)in->imm);
 			x_rr(x, XO_TEST_RM_R, w, TMP, dst);
 		}
 	} else if (is_x) {
-		x_rr(x, XO_CMP_RM_R, w, R(in->src_reg), dst);
+		x_rr(x, XO_CMP_RM_R, w, src, dst);
 	} else {
 		x_grp1_ri(x, XG1_CMP, w, dst, in->imm);
 	}
-	x_jcc(x, cc[BPF_OP(in->code) >> 4], target);
+	emit_jcc_to(j, cc[BPF_OP(in->code) >> 4] ^ inv, FIX_OFF, (size_t)t);	/* cc ^ 1 negates */
 }
 
 static void emit_helper_call(struct jctx *j, const struct bpf_insn *in)
@@ -338,10 +374,11 @@ static void emit_helper_call(struct jctx *j, const struct bpf_insn *in)
 		x_rr(x, XO_TEST_RM_R, 1, X_RAX, X_RAX);
 		size_t skip = x->len;
 		x_jcc(x, CC_E, 0);
+		emit_tail_restore(j);
 		x_rex(x, 0, 0, 0, X_RAX, 0);
 		x_byte(x, XO_GRP5_RM);
 		x_modrm(x, 3, XG5_JMP, X_RAX);		/* jmp rax: into the target's body */
-		if (x->buf) {
+		{
 			struct ub_x86 p = *x;
 			p.len = skip, x_jcc(&p, CC_E, x->len);
 		}
@@ -362,15 +399,20 @@ static void emit_helper_call(struct jctx *j, const struct bpf_insn *in)
 	}
 }
 
-static void emit_ld_pkt(struct jctx *j, const struct bpf_insn *in)
+static void emit_ld_pkt(struct jctx *j, const struct bpf_insn *in, size_t idx)
 {
 	struct ub_x86 *x = &j->x;
 
 	/* offset = (s32)(src + imm) for LD_IND, imm for LD_ABS; jit_ld_pkt(offset, size) */
 	if (BPF_MODE(in->code) == BPF_IND) {
 		x_rr(x, XO_MOV_RM_R, 0, R(in->src_reg), TMP);
-		x_grp1_ri(x, XG1_ADD, 0, TMP, in->imm);
+		if (j->keys)
+			x_rr(x, XO_ADD_RM_R, 0, emit_blind_imm(j, idx, in->imm), TMP);
+		else
+			x_grp1_ri(x, XG1_ADD, 0, TMP, in->imm);
 		x_rr(x, XO_MOVSXD, 1, X_RDI, TMP);
+	} else if (j->keys) {
+		x_rr(x, XO_MOV_RM_R, 1, emit_blind_imm(j, idx, in->imm), X_RDI);
 	} else {
 		x_mov_ri(x, X_RDI, (uint64_t)(int64_t)in->imm);
 	}
@@ -383,7 +425,7 @@ static void emit_ld_pkt(struct jctx *j, const struct bpf_insn *in)
 	x_jcc(x, CC_NE, 0);
 	x_rr(x, XO_XOR_RM_R, 0, X_RAX, X_RAX);
 	emit_epilogue(j, j->in_main);
-	if (x->buf) {
+	{
 		struct ub_x86 p = *x;
 		p.len = skip, x_jcc(&p, CC_NE, x->len);
 	}
@@ -395,16 +437,22 @@ static void emit_lddw(struct jctx *j, const struct bpf_insn *in, size_t idx)
 	int dst = R(in->dst_reg);
 
 	if (in->src_reg == BPF_PSEUDO_FUNC) {	/* lea dst, [rip + entry]: a callable value */
-		size_t target = x->buf ? j->entry[idx + 1 + in->imm] : 0;
 		x_rex(x, 1, dst, 0, 0, 0);
 		x_byte(x, XO_LEA);
 		x_modrm(x, 0, dst, 5);
-		x_u32(x, (uint32_t)((int64_t)target - (int64_t)(x->len + 4)));
+		x_u32(x, 0);
+		fix_here(j, FIX_ENTRY, idx + 1 + (size_t)in->imm);
 		return;
 	}
-	x_rex(x, 1, 0, 0, dst, 0);	/* always the 10-byte form: size independent of value */
-	x_byte(x, (uint8_t)(XO_MOV_R_I + (dst & 7)));
-	x_u64(x, (uint64_t)(uint32_t)in[0].imm | (uint64_t)(uint32_t)in[1].imm << 32);
+	uint64_t v = (uint64_t)(uint32_t)in[0].imm | (uint64_t)(uint32_t)in[1].imm << 32;
+	if (j->keys) {	/* dst = (v ^ key) ^ key, key from both halves' keys */
+		uint64_t key = (uint64_t)j->keys[idx] | (uint64_t)j->keys[idx + 1] << 32;
+		x_movabs(x, dst, v ^ key);
+		x_movabs(x, TMP2, key);
+		x_rr(x, XO_XOR_RM_R, 1, TMP2, dst);
+		return;
+	}
+	x_movabs(x, dst, v);	/* always the 10-byte form: size independent of value */
 }
 
 static void emit_insn(struct jctx *j, int op, const struct bpf_insn *in, size_t idx)
@@ -413,7 +461,7 @@ static void emit_insn(struct jctx *j, int op, const struct bpf_insn *in, size_t 
 
 	switch (ub_ops[op].fmt) {
 	case UB_FMT_ALU_K: case UB_FMT_ALU_X: case UB_FMT_NEG:
-		emit_alu(j, op, in);
+		emit_alu(j, op, in, idx);
 		break;
 	case UB_FMT_MOVSX: emit_movsx(j, in); break;
 	case UB_FMT_END: emit_end(j, in); break;
@@ -427,7 +475,7 @@ static void emit_insn(struct jctx *j, int op, const struct bpf_insn *in, size_t 
 		break;
 	case UB_FMT_CALL: emit_helper_call(j, in); break;
 	case UB_FMT_CALL_LOCAL:
-		x_call_rel(x, x->buf ? j->entry[idx + 1 + in->imm] : 0);
+		emit_call_to(j, FIX_ENTRY, idx + 1 + (size_t)in->imm);
 		break;
 	case UB_FMT_CALLX:
 		x_rr(x, XO_MOV_RM_R, 1, R(in->dst_reg), AUX);
@@ -435,7 +483,7 @@ static void emit_insn(struct jctx *j, int op, const struct bpf_insn *in, size_t 
 		break;
 	case UB_FMT_EXIT: emit_epilogue(j, j->in_main); break;
 	case UB_FMT_LDDW: emit_lddw(j, in, idx); break;
-	case UB_FMT_LDABS: case UB_FMT_LDIND: emit_ld_pkt(j, in); break;
+	case UB_FMT_LDABS: case UB_FMT_LDIND: emit_ld_pkt(j, in, idx); break;
 	default: j->bad = 1; break;	/* kfunc calls were refused at load */
 	}
 }

@@ -32,7 +32,7 @@ enum ub_x86_op {
 enum ub_x86_op2 {
 	XO2_JCC_REL32 = 0x80, XO2_IMUL_R_RM = 0xaf, XO2_MOVZX8 = 0xb6, XO2_MOVZX16 = 0xb7,
 	XO2_MOVSX8 = 0xbe, XO2_MOVSX16 = 0xbf, XO2_BSWAP = 0xc8, XO2_XADD = 0xc1,
-	XO2_CMPXCHG = 0xb1, XO2_ROL16_UNUSED = 0x00,
+	XO2_CMPXCHG = 0xb1,
 };
 
 /* Condition codes for Jcc (added to XO2_JCC_REL32). */
@@ -130,6 +130,21 @@ static inline void x_store_idx8(struct ub_x86 *x, int reg, int base, int index, 
 	x_u32(x, (uint32_t)disp);
 }
 
+/* lea reg, [base + index + disp] (64-bit; index is never rsp, no eBPF register is). */
+static inline void x_lea_idx(struct ub_x86 *x, int reg, int base, int index, int32_t disp)
+{
+	int mod = disp == 0 && (base & 7) != X_RBP ? 0 : (disp >= -128 && disp < 128) ? 1 : 2;
+
+	x_rex(x, 1, reg, index, base, 0);
+	x_byte(x, XO_LEA);
+	x_modrm(x, mod, reg, 4);	/* rm 100: a SIB byte follows */
+	x_byte(x, (uint8_t)((index & 7) << 3 | (base & 7)));	/* scale 1 */
+	if (mod == 1)
+		x_byte(x, (uint8_t)disp);
+	else if (mod == 2)
+		x_u32(x, (uint32_t)disp);
+}
+
 /* op reg, [base + disp]. force_rex for byte registers sil/dil. */
 static inline void x_rm(struct ub_x86 *x, uint8_t op, int w, int reg, int base, int32_t disp,
 			int force_rex)
@@ -160,6 +175,32 @@ static inline void x_grp1_ri(struct ub_x86 *x, int ext, int w, int rm, int32_t i
 		x_modrm(x, 3, ext, rm);
 		x_u32(x, (uint32_t)imm);
 	}
+}
+
+/* Group-1 op r/m, imm32 in the 4-byte form always (its size never depends on imm). */
+static inline void x_grp1_ri32(struct ub_x86 *x, int ext, int w, int rm, int32_t imm)
+{
+	x_rex(x, w, 0, 0, rm, 0);
+	x_byte(x, XO_GRP1_RM_I32);
+	x_modrm(x, 3, ext, rm);
+	x_u32(x, (uint32_t)imm);
+}
+
+/* mov r64, sign-extended imm32, in the 7-byte form always. */
+static inline void x_mov_ri32sx(struct ub_x86 *x, int reg, int32_t imm)
+{
+	x_rex(x, 1, 0, 0, reg, 0);
+	x_byte(x, XO_MOV_RM_I32);
+	x_modrm(x, 3, 0, reg);
+	x_u32(x, (uint32_t)imm);
+}
+
+/* movabs r64, imm64 (10 bytes, whatever the value). */
+static inline void x_movabs(struct ub_x86 *x, int reg, uint64_t v)
+{
+	x_rex(x, 1, 0, 0, reg, 0);
+	x_byte(x, (uint8_t)(XO_MOV_R_I + (reg & 7)));
+	x_u64(x, v);
 }
 
 /* mov reg, imm64 in its shortest form. */

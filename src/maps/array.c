@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include "maps/map.h"
+#include "maps/shm.h"
 #include "vm/vm.h"
 
 #define UB_VALUE_MAX		0x7fffffffu	/* INT_MAX: the kernel's limit on one value */
@@ -42,14 +43,78 @@ static size_t stride_of(const struct ub_shm_hdr *h)
 	return ((size_t)h->value_size + 7) & ~(size_t)7;
 }
 
+/*
+ * The journal, after the values: a user-space update writes the new value into a journal
+ * slot, marks the slot with the element's index (+1), copies the value into place and
+ * clears the mark, all under the slot's lock (ub_shm_lock_robust). A writer killed in the
+ * middle of the copy (SIGKILL) leaves the mark set and the lock held by a dead process: the
+ * next process that takes the lock over, or that opens the file for writing, copies the
+ * journaled value into place again, so the element holds the new value whole, never a mix
+ * of two. A writer killed before the mark leaves the element untouched.
+ * Slots are chosen by index, so updates of different elements mostly take different locks.
+ * Programs write values in place (through value pointers, as in the kernel): no journal.
+ */
+struct array_jslot {
+	uint32_t lock;
+	uint32_t idx1;			/* 1 + index of the element being written, or 0 */
+	uint8_t data[];			/* the whole value (per-CPU: every CPU's) */
+};
+
+#define JSLOT_SMALL	4096u		/* values up to this size get 8 slots, larger ones 1 */
+
+static size_t jvalue_bytes(uint32_t value_size, uint32_t nvalues)
+{
+	return (((size_t)value_size + 7) & ~(size_t)7) * nvalues;
+}
+
+static uint32_t jslots(size_t vbytes)
+{
+	return vbytes <= JSLOT_SMALL ? 8 : 1;
+}
+
+static size_t jslot_size(size_t vbytes)
+{
+	return sizeof(struct array_jslot) + vbytes;
+}
+
+/*
+ * The journal starts on the page after the values: the pages a BPF_F_MMAPABLE array maps
+ * hold the values and zeros after them, as the kernel's.
+ */
+static size_t with_journal(size_t values, size_t vbytes)
+{
+	return ub_shm_page_align(values) + jslots(vbytes) * jslot_size(vbytes);
+}
+
 static size_t array_data_size(const struct ub_shm_hdr *h)
 {
-	return (size_t)h->max_entries * stride_of(h);
+	return with_journal((size_t)h->max_entries * stride_of(h), jvalue_bytes(h->value_size, 1));
 }
 
 static size_t percpu_array_data_size(const struct ub_shm_hdr *h)
 {
-	return (size_t)h->max_entries * h->nr_cpus * stride_of(h);
+	return with_journal((size_t)h->max_entries * h->nr_cpus * stride_of(h),
+			    jvalue_bytes(h->value_size, h->nr_cpus));
+}
+
+/* Bytes of one element's value(s) as user space writes them (per-CPU: all CPUs). */
+static uint32_t nvalues_of(const struct ub_map *map)
+{
+	return map->type == BPF_MAP_TYPE_PERCPU_ARRAY ? map->nr_cpus : 1;
+}
+
+static struct array_jslot *jslot_at(const struct ub_map *map, uint32_t i)
+{
+	size_t vbytes = jvalue_bytes(map->value_size, nvalues_of(map));
+	size_t values = (size_t)map->max_entries * vbytes;
+
+	return (struct array_jslot *)(map->data + ub_shm_page_align(values) +
+				      i * jslot_size(vbytes));
+}
+
+static uint8_t *elem_at(const struct ub_map *map, uint32_t idx)
+{
+	return map->data + (size_t)idx * jvalue_bytes(map->value_size, nvalues_of(map));
 }
 
 /*
@@ -84,7 +149,53 @@ static void copy_in(uint8_t *val, const void *src, size_t n)
 
 static int array_init(struct ub_map *map)
 {
-	return 0;	/* a fresh file is zero-filled, which is an array of zero values */
+	return 0;	/* a fresh file is zero-filled: zero values, an empty journal */
+}
+
+/* Redoes the copy a dead writer left half done (the slot's lock is held). */
+static void jslot_replay(const struct ub_map *map, struct array_jslot *j, size_t n)
+{
+	uint32_t idx1 = __atomic_load_n(&j->idx1, __ATOMIC_ACQUIRE);
+
+	if (idx1 && idx1 - 1 < map->max_entries)
+		copy_in(elem_at(map, idx1 - 1), j->data, n);
+	__atomic_store_n(&j->idx1, 0, __ATOMIC_RELEASE);
+}
+
+/* A user-space update of element idx: `n` bytes (the value, or every CPU's). */
+static void journaled_copy(const struct ub_map *map, uint32_t idx, const void *value, size_t n)
+{
+	size_t vbytes = jvalue_bytes(map->value_size, nvalues_of(map));
+	struct array_jslot *j = jslot_at(map, idx % jslots(vbytes));
+
+	if (ub_shm_lock_robust(&j->lock))
+		jslot_replay(map, j, vbytes);
+	copy_in(j->data, value, n);
+	__atomic_store_n(&j->idx1, idx + 1, __ATOMIC_RELEASE);
+	copy_in(elem_at(map, idx), value, n);
+	__atomic_store_n(&j->idx1, 0, __ATOMIC_RELEASE);
+	ub_shm_unlock(&j->lock);
+}
+
+/*
+ * Opening a file for writing finishes what dead writers left: slots whose lock is held by
+ * a process that is gone are replayed. A read-only mapping cannot, and sees the element
+ * as the writer left it until a writer opens the map.
+ */
+static int array_validate(const struct ub_map *map)
+{
+	size_t vbytes = jvalue_bytes(map->value_size, nvalues_of(map));
+
+	if (map->flags & BPF_F_RDONLY)
+		return 0;
+	for (uint32_t i = 0; i < jslots(vbytes); i++) {
+		struct array_jslot *j = jslot_at(map, i);
+		if (ub_shm_lock_reap(&j->lock)) {
+			jslot_replay(map, j, vbytes);
+			ub_shm_unlock(&j->lock);
+		}
+	}
+	return 0;
 }
 
 static unsigned cur_cpu(const struct ub_map *map)
@@ -114,13 +225,29 @@ static void *percpu_array_lookup(struct ub_map *map, const void *key)
 	return map->data + ((size_t)idx * map->nr_cpus + cur_cpu(map)) * stride;
 }
 
+/*
+ * A value with a bpf_spin_lock: the word itself is never copied (zero in the copy, left
+ * alone in the map); with BPF_F_LOCK the rest is copied under it, as the kernel's
+ * copy_map_value_locked(). A read-only mapping cannot take the lock.
+ */
 static int array_lookup_user(struct ub_map *map, const void *key, void *value, uint64_t flags)
 {
-	void *v = array_lookup(map, key);
+	uint8_t *v = array_lookup(map, key);
+	size_t off = (size_t)map->lock_off;
 
 	if (!v)
 		return -ENOENT;
-	copy_out(value, v, map->value_size);
+	if (map->lock_off < 0) {
+		copy_out(value, v, map->value_size);
+		return 0;
+	}
+	if ((flags & BPF_F_LOCK) && !(map->flags & BPF_F_RDONLY)) {
+		ub_map_copy_value_locked(map, value, v, 1);
+	} else {
+		copy_out(value, v, off);
+		copy_out((uint8_t *)value + off + 4, v + off + 4, map->value_size - off - 4);
+	}
+	ub_map_clear_lock(map, value);
 	return 0;
 }
 
@@ -146,10 +273,13 @@ static int array_update_check(const struct ub_map *map, uint32_t idx, uint64_t f
 		return -E2BIG;
 	if ((flags & ~(uint64_t)BPF_F_LOCK) == BPF_NOEXIST)
 		return -EEXIST;	/* every element of an array always exists */
-	if (flags & BPF_F_LOCK)
-		return -EINVAL;	/* no bpf_spin_lock in the value (needs BTF) */
+	if ((flags & BPF_F_LOCK) && map->lock_off < 0)
+		return -EINVAL;	/* no bpf_spin_lock in the value */
 	return 0;
 }
+
+static int array_update_prog(struct ub_map *map, const void *key, const void *value,
+			     uint64_t flags);
 
 static int array_update(struct ub_map *map, const void *key, const void *value, uint64_t flags)
 {
@@ -159,7 +289,33 @@ static int array_update(struct ub_map *map, const void *key, const void *value, 
 	int err = array_update_check(map, idx, flags);
 	if (err)
 		return err;
-	copy_in(map->data + (size_t)idx * ub_map_value_stride(map), value, map->value_size);
+	if (map->lock_off >= 0)	/* around the lock word, or under it: never through the journal,
+				 * whose replay would write the lock word */
+		return array_update_prog(map, key, value, flags);
+	journaled_copy(map, idx, value, map->value_size);
+	return 0;
+}
+
+/* A program's update: in place, as its stores through a value pointer. */
+static int array_update_prog(struct ub_map *map, const void *key, const void *value,
+			     uint64_t flags)
+{
+	uint32_t idx;
+
+	memcpy(&idx, key, 4);
+	int err = array_update_check(map, idx, flags);
+	if (err)
+		return err;
+	uint8_t *v = map->data + (size_t)idx * ub_map_value_stride(map);
+	size_t off = (size_t)map->lock_off;
+	if (map->lock_off < 0) {
+		copy_in(v, value, map->value_size);
+	} else if (flags & BPF_F_LOCK) {
+		ub_map_copy_value_locked(map, v, value, 0);
+	} else {	/* around the lock word, which stays as it is */
+		copy_in(v, value, off);
+		copy_in(v + off + 4, (const uint8_t *)value + off + 4, map->value_size - off - 4);
+	}
 	return 0;
 }
 
@@ -174,7 +330,7 @@ static int percpu_array_update(struct ub_map *map, const void *key, const void *
 	if (err)
 		return err;
 	/* Padding included, as the kernel's copy_map_value_long(). */
-	copy_in(map->data + (size_t)idx * map->nr_cpus * stride, value, map->nr_cpus * stride);
+	journaled_copy(map, idx, value, map->nr_cpus * stride);
 	return 0;
 }
 
@@ -216,10 +372,11 @@ const struct ub_map_ops ub_array_ops = {
 	.check = array_check,
 	.data_size = array_data_size,
 	.init = array_init,
+	.validate = array_validate,
 	.lookup = array_lookup,
 	.lookup_user = array_lookup_user,
 	.update = array_update,
-	.update_elem = array_update,
+	.update_elem = array_update_prog,
 	.delete = array_delete,
 	.get_next_key = array_get_next_key,
 };
@@ -228,6 +385,7 @@ const struct ub_map_ops ub_percpu_array_ops = {
 	.check = percpu_array_check,
 	.data_size = percpu_array_data_size,
 	.init = array_init,
+	.validate = array_validate,
 	.lookup = percpu_array_lookup,
 	.lookup_user = percpu_array_lookup_user,
 	.update = percpu_array_update,

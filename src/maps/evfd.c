@@ -108,3 +108,12 @@ void ub_evfd_sleep(struct ub_evfd *ev)
 	__atomic_store_n(&ev->pending, 0, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
+
+void ub_evfd_take(struct ub_evfd *ev)
+{
+	uint64_t cnt;
+
+	__atomic_store_n(&ev->written, 0, __ATOMIC_RELAXED);
+	ssize_t rc = read(ev->fd, &cnt, sizeof(cnt));
+	(void)rc;	/* EAGAIN: taken already */
+}

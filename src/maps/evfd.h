@@ -47,5 +47,11 @@ void ub_evfd_signal(struct ub_evfd *ev);
  */
 void ub_evfd_awake(struct ub_evfd *ev);
 void ub_evfd_sleep(struct ub_evfd *ev);
+/*
+ * A reader that epoll found the fd readable takes the count whatever `written` says: a
+ * producer descheduled between its write() and setting `written` would otherwise leave
+ * the fd readable and epoll_wait returning at once, again and again, until it runs.
+ */
+void ub_evfd_take(struct ub_evfd *ev);
 
 #endif

@@ -18,6 +18,7 @@
 #include <time.h>
 #include "maps/map.h"
 #include "maps/hash.h"
+#include "maps/shm.h"
 #include "vm/vm.h"
 
 #define NULLS		0x80000000u	/* chain end marker; low bits: the bucket's index */
@@ -36,6 +37,8 @@ struct hash_ctl {
 	uint64_t free_tail;
 	uint64_t seed;
 	uint64_t buckets_off, elems_off, ring_off;
+	uint32_t repair;		/* a writer died holding a lock: see hash_repair */
+	uint32_t pad;
 };
 
 struct hash_bucket {
@@ -185,13 +188,126 @@ static uint32_t hash_key(const struct hash_geom *g, const void *key, uint32_t le
 		h ^= h >> 32;
 	}
 	if (len) {
+		uint32_t w4;
 		w = 0;
-		memcpy(&w, p, len);
+		if (len == 4) {	/* the common u32 key: one load (no byte loop, and no 4-byte
+				 * store read back as 8, which stalls store forwarding) */
+			memcpy(&w4, p, 4);
+			w = w4;
+		} else {
+			memcpy(&w, p, len);
+		}
 		h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
 	}
 	h ^= h >> 29;
 	h *= 0x9E3779B97F4A7C15ull;
 	return (uint32_t)(h >> 32);
+}
+
+/*
+ * Writers killed in the middle of an update (SIGKILL) leave no torn element where readers
+ * look: an element is filled before one release store links it, and unlinked by one store.
+ * What they can leave is bookkeeping: an element taken from the free ring and not yet
+ * linked, or unlinked and not yet given back, and `count` off by one. Every such step is
+ * done under the bucket lock (elem_alloc and elem_free nest the free lock inside it), so
+ * a writer that died in one died holding a lock. The next process to take that lock over
+ * (ub_shm_lock_robust) sets `repair`; the next writer to unlock a bucket then repairs the
+ * table with every lock held, when no update is half done: the free ring becomes exactly
+ * the elements in no chain, `count` the elements in chains. A repairer that dies in turn
+ * leaves `repair` set for the next one.
+ */
+static void chains_mark(const struct hash_geom *g, uint8_t *linked, uint32_t *count)
+{
+	*count = 0;
+	for (uint32_t b = 0; b < g->nbuckets; b++) {
+		uint32_t n = g->buckets[b].head;
+		while (!(n & NULLS) && n < g->nelems && !linked[n]) {
+			linked[n] = 1;
+			(*count)++;
+			n = elem_at(g, n)->next;
+		}
+	}
+}
+
+static void locks_all(struct hash_geom *g, int lock)
+{
+	for (uint32_t b = 0; b < g->nbuckets; b++)
+		if (lock)
+			(void)ub_shm_lock_robust(&g->buckets[b].lock);
+		else
+			ub_shm_unlock(&g->buckets[b].lock);
+	if (lock)
+		(void)ub_shm_lock_robust(&g->ctl->free_lock);
+	else
+		ub_shm_unlock(&g->ctl->free_lock);
+}
+
+/* `each`, when not NULL, is called for every linked element while every lock is held. */
+static void hash_repair(struct hash_geom *g, void (*each)(void *arg, uint32_t idx), void *arg)
+{
+	struct hash_ctl *c = g->ctl;
+	uint8_t *linked = calloc(g->nelems, 1);
+	uint32_t count;
+
+	if (!linked)
+		return;		/* `repair` stays set: the next unlock tries again */
+	locks_all(g, 1);
+	chains_mark(g, linked, &count);
+	/* free_head never goes back: lock-free copies (copy_lockless) use it as a sequence. */
+	uint64_t tail = c->free_head;
+	for (uint32_t i = 0; i < g->nelems; i++)
+		if (!linked[i])
+			g->ring[tail++ % g->nelems] = i;
+	c->free_tail = tail;
+	__atomic_store_n(&c->count, count, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; each && i < g->nelems; i++)
+		if (linked[i])
+			each(arg, i);
+	__atomic_store_n(&c->repair, 0, __ATOMIC_RELEASE);
+	locks_all(g, 0);
+	free(linked);
+}
+
+static void bucket_lock(struct hash_geom *g, uint32_t b)
+{
+	if (ub_shm_lock_robust(&g->buckets[b].lock))
+		__atomic_store_n(&g->ctl->repair, 1, __ATOMIC_RELAXED);
+}
+
+static void bucket_unlock(struct hash_geom *g, uint32_t b)
+{
+	ub_shm_unlock(&g->buckets[b].lock);
+	if (__atomic_load_n(&g->ctl->repair, __ATOMIC_ACQUIRE))
+		hash_repair(g, NULL, NULL);
+}
+
+/* A file opened for writing: locks whose holder is dead are taken over and repaired now,
+ * not at the next update that happens to need them. */
+static void reap_dead_writers(struct hash_geom *g)
+{
+	int dead = ub_shm_lock_reap(&g->ctl->free_lock);
+
+	if (dead)
+		ub_shm_unlock(&g->ctl->free_lock);
+	for (uint32_t b = 0; b < g->nbuckets; b++)
+		if (ub_shm_lock_reap(&g->buckets[b].lock)) {
+			ub_shm_unlock(&g->buckets[b].lock);
+			dead = 1;
+		}
+	if (dead || __atomic_load_n(&g->ctl->repair, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&g->ctl->repair, 1, __ATOMIC_RELAXED);
+		hash_repair(g, NULL, NULL);
+	}
+}
+
+void ub_hash_recover(struct ub_map *map)
+{
+	reap_dead_writers(map->priv);
+}
+
+void ub_hash_repair(struct ub_map *map, void (*each)(void *arg, uint32_t idx), void *arg)
+{
+	hash_repair(map->priv, each, arg);
 }
 
 /*
@@ -258,15 +374,63 @@ static int hash_validate(const struct ub_map *cmap)
 	for (uint64_t i = c->free_head; i != c->free_tail; i++)
 		if (__atomic_load_n(&g->ring[i % g->nelems], __ATOMIC_RELAXED) >= g->nelems)
 			return -EINVAL;
+	/* Only a file that passed every check is written; an LRU map checks its own part
+	 * first and then calls ub_hash_recover itself. */
+	if (!(map->flags & BPF_F_RDONLY) && map->type != BPF_MAP_TYPE_LRU_HASH &&
+	    map->type != BPF_MAP_TYPE_LRU_PERCPU_HASH)
+		reap_dead_writers(g);
 	return 0;
+}
+
+/*
+ * Lock-free readers (find, and the copy of copy_lockless) read elements that a writer may
+ * be filling for a new owner at the same time: by design, as the kernel's RCU readers of
+ * its hash table. What they read then is thrown away (a chain that ends in another
+ * bucket's nulls marker is walked again; a copy during which an element was taken is made
+ * again under the lock), which ThreadSanitizer cannot see: these readers are not
+ * instrumented (the kernel marks such reads data_race() for its own race detector).
+ */
+#define LOCKFREE_READER __attribute__((no_sanitize("thread")))
+
+/*
+ * Under ThreadSanitizer user-space lookups copy under the bucket lock: the lock-free copy's
+ * check (the free ring's head did not move) is a sequence lock, whose fences TSan does not
+ * model. tests/test_maps_stress.c checks the lock-free copy for torn values in plain builds.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define LOCKFREE_USER_COPY 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LOCKFREE_USER_COPY 0
+#endif
+#endif
+#ifndef LOCKFREE_USER_COPY
+#define LOCKFREE_USER_COPY 1
+#endif
+
+/* memcmp() for keys, with the usual sizes compared inline rather than by a call. */
+LOCKFREE_READER static inline int keys_equal(const uint8_t *a, const void *b, uint32_t ksz)
+{
+	uint32_t x4, y4;
+	uint64_t x8, y8;
+
+	if (ksz == 4) {
+		memcpy(&x4, a, 4), memcpy(&y4, b, 4);
+		return x4 == y4;
+	}
+	if (ksz == 8) {
+		memcpy(&x8, a, 8), memcpy(&y8, b, 8);
+		return x8 == y8;
+	}
+	return !memcmp(a, b, ksz);
 }
 
 /*
  * Lock-free search. An index read from shared memory is bounds-checked before use, so a
  * corrupt file can make a lookup miss, never read outside the map.
  */
-static struct hash_elem *find(const struct hash_geom *g, const void *key, uint32_t ksz,
-			      uint32_t hash)
+LOCKFREE_READER static struct hash_elem *find(const struct hash_geom *g, const void *key,
+					      uint32_t ksz, uint32_t hash)
 {
 	uint32_t b = hash & (g->nbuckets - 1);
 	unsigned restarts = 0;
@@ -276,7 +440,7 @@ again:;
 		if (n >= g->nelems || steps > g->nelems)
 			return NULL;
 		struct hash_elem *e = elem_at(g, n);
-		if (e->hash == hash && !memcmp(e->key, key, ksz))
+		if (e->hash == hash && keys_equal(e->key, key, ksz))
 			return e;
 		n = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
 	}
@@ -302,10 +466,64 @@ static void *hash_lookup(struct ub_map *map, const void *key)
 }
 
 /*
- * User space copies under the bucket lock: the element cannot be unlinked, freed and
- * reused for another key while it is copied, so the copy is one whole value (a lock-free
- * copy could mix the old value with the next owner's). Programs read in place, lock-free,
- * and so does a read-only mapping (BPF_F_RDONLY open), which cannot write the lock word.
+ * A value copied out to user space: all CPUs' values of a per-CPU map; otherwise the value
+ * without its bpf_spin_lock word (zero in the copy), under that lock with BPF_F_LOCK (as
+ * the kernel's copy_map_value_locked(); a read-only mapping cannot take it).
+ */
+static void copy_out(const struct ub_map *map, const struct hash_geom *g, void *value,
+		     struct hash_elem *e, uint64_t flags)
+{
+	if (g->nvalues > 1) {
+		memcpy(value, elem_value(g, e), (size_t)g->nvalues * g->value_stride);
+		return;
+	}
+	if ((flags & BPF_F_LOCK) && !(map->flags & BPF_F_RDONLY))
+		ub_map_copy_value_locked(map, value, elem_value(g, e), 1);
+	else
+		ub_map_copy_value(map, value, elem_value(g, e));
+	ub_map_clear_lock(map, value);
+}
+
+/*
+ * The lock-free copy of a user-space lookup, as a sequence lock whose sequence is the free
+ * ring's head: an element's memory is written only by the update that takes it from the
+ * ring (elem_alloc moves free_head first), or in place by programs and BPF_F_LOCK updates
+ * (which a kernel lookup without BPF_F_LOCK may see half done too). If free_head did not
+ * move while the value was copied, no element was taken, so the copy is one whole value
+ * of the key: the one before or after any concurrent update or delete. If it moved, the
+ * caller copies again under the bucket lock. Words are read with relaxed atomics: a copy
+ * racing with a reuse is thrown away, and the race is a declared one.
+ * 1: copied, 0: not found, -1: do it under the lock.
+ */
+LOCKFREE_READER static int copy_lockless(const struct ub_map *map, const struct hash_geom *g,
+					const void *key, uint32_t hash, void *value)
+{
+	uint64_t seq = __atomic_load_n(&g->ctl->free_head, __ATOMIC_ACQUIRE);
+	struct hash_elem *e = find(g, key, map->key_size, hash);
+	const uint8_t *v = e ? elem_value(g, e) : NULL;
+	size_t n = map->value_size, i = 0;
+
+	if (!e)
+		return 0;
+	for (uint64_t w; i + 8 <= n; i += 8) {
+		w = __atomic_load_n((const uint64_t *)(const void *)(v + i), __ATOMIC_RELAXED);
+		memcpy((uint8_t *)value + i, &w, 8);
+	}
+	for (; i < n; i++)
+		((uint8_t *)value)[i] = __atomic_load_n(v + i, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&g->ctl->free_head, __ATOMIC_RELAXED) != seq)
+		return -1;
+	ub_map_clear_lock(map, value);
+	return 1;
+}
+
+/*
+ * User space copies lock-free when it can (copy_lockless), else under the bucket lock:
+ * the element cannot be unlinked, freed and reused for another key while it is copied,
+ * so the copy is one whole value. BPF_F_LOCK copies under the value's lock, and per-CPU
+ * values are copied under the bucket lock. Programs read in place, lock-free, and so does
+ * a read-only mapping (BPF_F_RDONLY open), which cannot write the lock word.
  */
 static int hash_lookup_user(struct ub_map *map, const void *key, void *value, uint64_t flags)
 {
@@ -314,14 +532,18 @@ static int hash_lookup_user(struct ub_map *map, const void *key, void *value, ui
 	uint32_t b = hash & (g->nbuckets - 1);
 	int lock = !(map->flags & BPF_F_RDONLY);
 
+	if (LOCKFREE_USER_COPY && g->nvalues == 1 && !(flags & BPF_F_LOCK)) {
+		int rc = copy_lockless(map, g, key, hash, value);
+		if (rc >= 0)
+			return rc ? 0 : -ENOENT;
+	}
 	if (lock)
-		ub_shm_lock(&g->buckets[b].lock);
+		bucket_lock(g, b);	/* not ub_shm_lock: a dead holder's mess is repaired */
 	struct hash_elem *e = find(g, key, map->key_size, hash);
 	if (e)
-		memcpy(value, elem_value(g, e),
-		       g->nvalues == 1 ? map->value_size : (size_t)g->nvalues * g->value_stride);
+		copy_out(map, g, value, e, flags);
 	if (lock)
-		ub_shm_unlock(&g->buckets[b].lock);
+		bucket_unlock(g, b);
 	return e ? 0 : -ENOENT;
 }
 
@@ -331,10 +553,14 @@ static int elem_alloc(struct hash_geom *g, uint32_t *idx)
 	struct hash_ctl *c = g->ctl;
 	int ok = 0;
 
-	ub_shm_lock(&c->free_lock);
+	if (ub_shm_lock_robust(&c->free_lock))
+		__atomic_store_n(&c->repair, 1, __ATOMIC_RELAXED);
 	if (c->free_head != c->free_tail) {
 		*idx = g->ring[c->free_head % g->nelems];
-		c->free_head++;
+		/* The sequence of lock-free user lookups (copy_lockless): moved before the
+		 * element is written, and ordered before those writes. */
+		__atomic_store_n(&c->free_head, c->free_head + 1, __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
 		ok = *idx < g->nelems;
 	}
 	ub_shm_unlock(&c->free_lock);
@@ -345,7 +571,8 @@ static void elem_free(struct hash_geom *g, uint32_t idx)
 {
 	struct hash_ctl *c = g->ctl;
 
-	ub_shm_lock(&c->free_lock);
+	if (ub_shm_lock_robust(&c->free_lock))
+		__atomic_store_n(&c->repair, 1, __ATOMIC_RELAXED);
 	if (c->free_tail - c->free_head < g->nelems) {
 		g->ring[c->free_tail % g->nelems] = idx;
 		c->free_tail++;
@@ -372,8 +599,9 @@ static void fill_value(struct ub_map *map, struct hash_geom *g, struct hash_elem
 {
 	uint8_t *v = elem_value(g, e);
 
-	if (g->nvalues == 1) {
-		memcpy(v, value, map->value_size);
+	if (g->nvalues == 1) {	/* a fresh element: its spin lock starts unlocked */
+		ub_map_copy_value(map, v, value);
+		ub_map_clear_lock(map, v);
 		return;
 	}
 	if (how == VALUE_ALL) {	/* padding included, as the kernel's copy_map_value_long() */
@@ -400,20 +628,27 @@ static int hash_update_how(struct ub_map *map, const void *key, const void *valu
 
 	if (mode > BPF_EXIST)
 		return -EINVAL;
-	if (flags & BPF_F_LOCK)
-		return -EINVAL;	/* no bpf_spin_lock in the value (needs BTF) */
-	ub_shm_lock(&g->buckets[b].lock);
+	if ((flags & BPF_F_LOCK) && map->lock_off < 0)
+		return -EINVAL;	/* no bpf_spin_lock in the value */
+	bucket_lock(g, b);
 	struct hash_elem *old = find(g, key, map->key_size, hash);
 	if (old && mode == BPF_NOEXIST)
 		err = -EEXIST;
 	else if (!old && mode == BPF_EXIST)
 		err = -ENOENT;
+	else if (old && (flags & BPF_F_LOCK)) {
+		/* In place under the value's lock, as htab_map_update_elem(): programs holding
+		 * the lock see the whole update or none of it. */
+		ub_map_copy_value_locked(map, elem_value(g, old), value, 0);
+		bucket_unlock(g, b);
+		return 0;
+	}
 	else if (!old && __atomic_load_n(&g->ctl->count, __ATOMIC_RELAXED) >= map->max_entries)
 		err = -E2BIG;
 	else if (!elem_alloc(g, &idx))
 		err = old ? -EBUSY : -E2BIG;
 	if (err) {
-		ub_shm_unlock(&g->buckets[b].lock);
+		bucket_unlock(g, b);
 		return err;
 	}
 	struct hash_elem *e = elem_at(g, idx);
@@ -423,17 +658,19 @@ static int hash_update_how(struct ub_map *map, const void *key, const void *valu
 	if (old) {
 		uint32_t old_idx = (uint32_t)(((uint8_t *)old - g->elems) / g->elem_size);
 		uint32_t *link = link_to(g, b, old_idx);
-		e->next = old->next;
+		/* Relaxed atomics: lock-free readers load `next` atomically (find). */
+		__atomic_store_n(&e->next, __atomic_load_n(&old->next, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
 		if (link)
 			__atomic_store_n(link, idx, __ATOMIC_RELEASE);
-		ub_shm_unlock(&g->buckets[b].lock);
-		elem_free(g, old_idx);
+		elem_free(g, old_idx);	/* under the bucket lock: see hash_repair */
+		bucket_unlock(g, b);
 		return 0;
 	}
-	e->next = g->buckets[b].head;
+	__atomic_store_n(&e->next, g->buckets[b].head, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->buckets[b].head, idx, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&g->ctl->count, 1, __ATOMIC_RELAXED);
-	ub_shm_unlock(&g->buckets[b].lock);
+	bucket_unlock(g, b);
 	return 0;
 }
 
@@ -453,40 +690,37 @@ static int hash_update_elem(struct ub_map *map, const void *key, const void *val
  * the unlink under one hold of the bucket lock, so that for BPF_MAP_LOOKUP_AND_DELETE_ELEM
  * no update of the key lands between them and is deleted unseen.
  */
-static int take(struct ub_map *map, const void *key, void *value)
+static int take(struct ub_map *map, const void *key, void *value, uint64_t flags)
 {
 	struct hash_geom *g = map->priv;
 	uint32_t hash = hash_key(g, key, map->key_size);
 	uint32_t b = hash & (g->nbuckets - 1);
 
-	ub_shm_lock(&g->buckets[b].lock);
+	bucket_lock(g, b);
 	struct hash_elem *e = find(g, key, map->key_size, hash);
 	uint32_t idx = e ? (uint32_t)(((uint8_t *)e - g->elems) / g->elem_size) : 0;
 	uint32_t *link = e ? link_to(g, b, idx) : NULL;
 	if (link) {
 		if (value)
-			memcpy(value, elem_value(g, e),
-			       g->nvalues == 1 ? map->value_size : (size_t)g->nvalues * g->value_stride);
+			copy_out(map, g, value, e, flags);
 		/* e->next stays intact: a reader standing on e still reaches the chain's end. */
 		__atomic_store_n(link, e->next, __ATOMIC_RELEASE);
 		__atomic_sub_fetch(&g->ctl->count, 1, __ATOMIC_RELAXED);
+		elem_free(g, idx);	/* under the bucket lock: see hash_repair */
 	}
-	ub_shm_unlock(&g->buckets[b].lock);
-	if (!link)
-		return -ENOENT;
-	elem_free(g, idx);
-	return 0;
+	bucket_unlock(g, b);
+	return link ? 0 : -ENOENT;
 }
 
 static int hash_delete(struct ub_map *map, const void *key)
 {
-	return take(map, key, NULL);
+	return take(map, key, NULL, 0);
 }
 
 static int hash_lookup_and_delete(struct ub_map *map, const void *key, void *value,
 				  uint64_t flags)
 {
-	return take(map, key, value);
+	return take(map, key, value, flags);
 }
 
 /*
@@ -499,13 +733,13 @@ static int copy_first_key(struct ub_map *map, uint32_t b, void *next_key)
 	int lock = !(map->flags & BPF_F_RDONLY), found;
 
 	if (lock)
-		ub_shm_lock(&g->buckets[b].lock);
+		bucket_lock(g, b);
 	uint32_t n = __atomic_load_n(&g->buckets[b].head, __ATOMIC_ACQUIRE);
 	found = !(n & NULLS) && n < g->nelems && elem_fits(map, g, n, b);	/* see walk_next */
 	if (found)
 		memcpy(next_key, elem_at(g, n)->key, map->key_size);
 	if (lock)
-		ub_shm_unlock(&g->buckets[b].lock);
+		bucket_unlock(g, b);
 	return found;
 }
 
@@ -561,14 +795,14 @@ static int hash_get_next_key(struct ub_map *map, const void *key, void *next_key
 	int lock = !(map->flags & BPF_F_RDONLY);
 
 	if (lock)
-		ub_shm_lock(&g->buckets[b].lock);
+		bucket_lock(g, b);
 	struct hash_elem *e = find(g, key, map->key_size, hash);
 	uint32_t n = e ? walk_next(map, g, b, e) : NULLS;
 	int found = !(n & NULLS);
 	if (found)
 		memcpy(next_key, elem_at(g, n)->key, map->key_size);
 	if (lock)
-		ub_shm_unlock(&g->buckets[b].lock);
+		bucket_unlock(g, b);
 	return found ? 0 : first_key_from(map, e ? b + 1 : 0, next_key);
 }
 

@@ -29,6 +29,7 @@
 #include <string.h>
 #include "maps/hash.h"
 #include "maps/map.h"
+#include "maps/shm.h"
 
 #define KERNEL_ENOTSUPP	524		/* the kernel's internal ENOTSUPP, seen by user space */
 #define NIL		UINT32_MAX
@@ -134,23 +135,6 @@ static int lru_init(struct ub_map *map)
 	return 0;	/* links and ref bytes of a fresh file are zero: unused */
 }
 
-static int lru_validate(const struct ub_map *map)
-{
-	int err = ub_hash_ops.validate(map);
-	if (err)
-		return err;
-	struct lru_view v = lru_view(map);
-	const struct lru_ctl *c = v.ctl;
-
-	/* hash.c sized its table from the shared header: the LRU part must still be mapped. */
-	if (v.ref + v.nelems > map->data + map->map_size - UB_SHM_HDR_SIZE ||
-	    c->nelems != v.nelems || c->count > map->max_entries ||
-	    (c->head != NIL && c->head >= v.nelems) || (c->tail != NIL && c->tail >= v.nelems) ||
-	    (c->count == 0) != (c->head == NIL))
-		return -EINVAL;
-	return 0;
-}
-
 /* ---- the list (under the LRU lock); links from the file are bounds-checked ---- */
 
 static void list_del(struct lru_view *v, uint32_t i)
@@ -182,6 +166,63 @@ static void list_add_head(struct lru_view *v, uint32_t i)
 		v->ctl->tail = i;
 	v->ctl->head = i;
 	v->ctl->count++;
+}
+
+/*
+ * A writer killed while it held the LRU lock may have left the list half relinked. The
+ * process that takes the lock over rebuilds it from the table (repaired first): every linked
+ * element, unused, in index order. Recency is lost, which the LRU contract allows (the map
+ * may evict any element); membership is exact again.
+ */
+static void relink_one(void *arg, uint32_t idx)
+{
+	struct lru_view *v = arg;
+
+	ST(&v->ref[idx], 0);
+	list_add_head(v, idx);
+}
+
+static void lru_rebuild(struct ub_map *map, struct lru_view *v)
+{
+	v->ctl->head = v->ctl->tail = NIL;
+	v->ctl->count = 0;
+	ub_hash_repair(map, relink_one, v);
+}
+
+static void lru_lock(struct ub_map *map, struct lru_view *v)
+{
+	if (ub_shm_lock_robust(&v->ctl->lock))
+		lru_rebuild(map, v);
+}
+
+static int lru_validate(const struct ub_map *cmap)
+{
+	struct ub_map *map = (struct ub_map *)cmap;
+	int err = ub_hash_ops.validate(map);
+	if (err)
+		return err;
+	struct lru_view v = lru_view(map);
+	const struct lru_ctl *c = v.ctl;
+
+	/* hash.c sized its table from the shared header: the LRU part must still be mapped. */
+	if (v.ref + v.nelems > map->data + map->map_size - UB_SHM_HDR_SIZE ||
+	    c->nelems != v.nelems)
+		return -EINVAL;
+	/*
+	 * A writer that died holding the lock may have left the list half relinked: rebuilt
+	 * from the (checked) table, it is sound. Otherwise the list must be sound as it is.
+	 * Nothing is written to a file that is then refused.
+	 */
+	if (!(map->flags & BPF_F_RDONLY) && ub_shm_lock_reap(&v.ctl->lock)) {
+		lru_rebuild(map, &v);
+		ub_shm_unlock(&v.ctl->lock);
+	} else if (c->count > map->max_entries || (c->head != NIL && c->head >= v.nelems) ||
+		   (c->tail != NIL && c->tail >= v.nelems) || (c->count == 0) != (c->head == NIL)) {
+		return -EINVAL;
+	}
+	if (!(map->flags & BPF_F_RDONLY))
+		ub_hash_recover(map);
+	return 0;
 }
 
 /* The element a lookup found (NULL: not found), or NIL. */
@@ -227,7 +268,7 @@ static int lru_update_how(struct ub_map *map, const void *key, const void *value
 
 	if (flags > BPF_EXIST)
 		return -EINVAL;	/* before anything is evicted */
-	ub_shm_lock(&v.ctl->lock);
+	lru_lock(map, &v);
 	uint32_t old = elem_of(map, ub_hash_ops.lookup(map, key));
 	if (old == NIL && flags != BPF_EXIST && v.ctl->count >= map->max_entries)
 		err = evict_one(map, &v);
@@ -263,7 +304,7 @@ static int lru_delete(struct ub_map *map, const void *key)
 {
 	struct lru_view v = lru_view(map);
 
-	ub_shm_lock(&v.ctl->lock);
+	lru_lock(map, &v);
 	uint32_t old = elem_of(map, ub_hash_ops.lookup(map, key));
 	int err = ub_hash_ops.delete(map, key);
 	if (!err && old < v.nelems)

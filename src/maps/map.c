@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "maps/map.h"
 #include "maps/shm.h"
+#include "api/btf_obj.h"
 
 /* Map types by number; a type absent here is refused with EINVAL, as by a kernel without it. */
 static const struct ub_map_ops *const map_types[] = {
@@ -72,24 +73,7 @@ int ub_num_possible_cpus(void)
 	return n;
 }
 
-void ub_shm_lock(uint32_t *word)
-{
-	for (;;) {
-		if (!__atomic_exchange_n(word, 1, __ATOMIC_ACQUIRE))
-			return;
-		for (unsigned spins = 0; __atomic_load_n(word, __ATOMIC_RELAXED); spins++) {
-			if (spins < 128)
-				__builtin_ia32_pause();
-			else
-				sched_yield();	/* the holder may be descheduled */
-		}
-	}
-}
-
-void ub_shm_unlock(uint32_t *word)
-{
-	__atomic_store_n(word, 0, __ATOMIC_RELEASE);
-}
+/* ub_shm_lock / ub_shm_unlock live in shm.c: robust to a holder that dies. */
 
 static void map_release(struct ub_obj *obj)
 {
@@ -99,7 +83,7 @@ static void map_release(struct ub_obj *obj)
 		map->ops->release(map);
 	free(map->priv);
 	if (map->data)
-		munmap(map->data, map->map_size);
+		ub_shm_unmap(map->data, map->map_size);	/* gives back a creation's charge */
 	if (map->obj.fd >= 0)
 		close(map->obj.fd);
 	free(map);
@@ -155,15 +139,144 @@ static int check_numa(const union bpf_attr *attr)
 		       ? 0 : -EINVAL;
 }
 
-int ub_map_check_btf(const union bpf_attr *attr)
+/* A struct named bpf_spin_lock (the type programs and user space declare). */
+static int is_spin_lock(const struct ub_btf *btf, uint32_t id)
 {
+	const struct btf_type *t = ub_btf_skip_mods(btf, id, NULL);
+
+	return t && ub_btf_kind(t) == BTF_KIND_STRUCT &&
+	       !strcmp(ub_btf_str(btf, t->name_off), "bpf_spin_lock");
+}
+
+/*
+ * The spin lock among the members of struct type t (as btf_parse_fields(): members of the
+ * value's own struct): its byte offset in *off, or -1 if none. -EINVAL for two locks or
+ * a misaligned one, as the kernel.
+ */
+static int find_spin_lock(const struct ub_btf *btf, const struct btf_type *t, int32_t *off)
+{
+	*off = -1;
+	if (ub_btf_kind(t) != BTF_KIND_STRUCT)
+		return 0;
+	const struct btf_member *m = (const struct btf_member *)(t + 1);
+	for (uint32_t i = 0; i < ub_btf_vlen(t); i++, m++) {
+		if (!is_spin_lock(btf, m->type))
+			continue;
+		uint32_t bit = BTF_INFO_KFLAG(t->info) ? BTF_MEMBER_BIT_OFFSET(m->offset) : m->offset;
+		if (*off >= 0 || bit % 32)
+			return -EINVAL;	/* one lock per value, 4-byte aligned */
+		*off = (int32_t)(bit / 8);
+	}
+	return 0;
+}
+
+/* The family's own BTF checks (the kernel's map_check_btf ops): key is the key's type, or
+ * NULL for void (no btf_key_type_id). */
+static int family_check_btf(const union bpf_attr *attr, const struct btf_type *key,
+			    const struct btf_type *value)
+{
+	switch (attr->map_type) {
+	case BPF_MAP_TYPE_ARRAY: case BPF_MAP_TYPE_PERCPU_ARRAY:
+		if (!key)	/* keyless: only a global-data section (.bss, .data, .rodata) */
+			return attr->map_type == BPF_MAP_TYPE_ARRAY && attr->max_entries == 1 &&
+				       ub_btf_kind(value) == BTF_KIND_DATASEC ? 0 : -EINVAL;
+		return ub_btf_kind(key) == BTF_KIND_INT && key->size == 4 ? 0 : -EINVAL;
+	case BPF_MAP_TYPE_BLOOM_FILTER:
+		return key ? -EINVAL : 0;
+	case BPF_MAP_TYPE_LPM_TRIE:
+		return key && ub_btf_kind(key) == BTF_KIND_STRUCT ? 0 : -EINVAL;
+	default:
+		return key ? 0 : -EINVAL;	/* no check of its own: a key type is required */
+	}
+}
+
+/* A type id of the BTF with its size (modifiers followed): the type, or NULL. */
+static const struct btf_type *sized_type(const struct ub_btf *btf, uint32_t id, uint64_t *size)
+{
+	int64_t n = ub_btf_resolve_size(btf, id);
+	const struct btf_type *t = ub_btf_skip_mods(btf, id, NULL);
+
+	if (n < 0 || !t)
+		return NULL;
+	*size = (uint64_t)n;
+	return t;
+}
+
+/* As map_check_btf(): the types' sizes, the value's special fields, the family's checks. */
+static int check_btf_types(const union bpf_attr *attr, const struct ub_btf *btf,
+			   int32_t *lock_off)
+{
+	const struct btf_type *key = NULL, *value;
+	uint64_t ks = 0, vs = 0;
+
+	if (attr->btf_key_type_id &&
+	    (!(key = sized_type(btf, attr->btf_key_type_id, &ks)) || ks != attr->key_size))
+		return -EINVAL;
+	value = sized_type(btf, attr->btf_value_type_id, &vs);
+	if (!value || vs != attr->value_size)
+		return -EINVAL;
+	int err = find_spin_lock(btf, value, lock_off);
+	if (err)
+		return err;
+	if (*lock_off >= 0) {
+		if (attr->map_flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG))
+			return -EACCES;
+		if (attr->map_type != BPF_MAP_TYPE_HASH && attr->map_type != BPF_MAP_TYPE_ARRAY)
+			return -EOPNOTSUPP;
+	}
+	return family_check_btf(attr, key, value);
+}
+
+int ub_map_check_btf(const union bpf_attr *attr, int32_t *lock_off)
+{
+	*lock_off = -1;
 	if (!attr->btf_key_type_id && !attr->btf_value_type_id &&
 	    !attr->btf_vmlinux_value_type_id)
 		return 0;	/* the kernel ignores btf_fd then */
-	/* btf_get_by_fd(): EBADF for an fd that is not open, EINVAL for a non-BTF file. */
-	if (fcntl((int)attr->btf_fd, F_GETFD) < 0)
-		return -EBADF;
-	return -EINVAL;		/* no BTF objects yet: no fd is one */
+	if (attr->btf_vmlinux_value_type_id)
+		return -EINVAL;	/* struct_ops maps: uebpf has none (check_common refuses) */
+	struct ub_btf_obj *o = ub_btf_obj_get((int)attr->btf_fd);
+	if (!o)
+		return -errno;	/* btf_get_by_fd(): EBADF, or EINVAL for another file */
+	int err = check_btf_types(attr, o->btf, lock_off);
+	ub_obj_put(&o->obj);
+	return err;
+}
+
+static void copy_skipping(const struct ub_map *map, uint8_t *dst, const uint8_t *src)
+{
+	size_t off = (size_t)map->lock_off, end = off + 4;
+
+	memcpy(dst, src, off);
+	memcpy(dst + end, src + end, map->value_size - end);
+}
+
+void ub_map_copy_value(const struct ub_map *map, void *dst, const void *src)
+{
+	if (map->lock_off < 0)
+		memcpy(dst, src, map->value_size);
+	else
+		copy_skipping(map, dst, src);
+}
+
+void ub_map_copy_value_locked(const struct ub_map *map, void *dst, const void *src,
+			      int lock_src)
+{
+	if (map->lock_off < 0) {
+		memcpy(dst, src, map->value_size);
+		return;
+	}
+	uint32_t *lock = (uint32_t *)(void *)((uint8_t *)(lock_src ? (void *)src : dst) +
+					      map->lock_off);
+	ub_shm_lock(lock);
+	copy_skipping(map, dst, src);
+	ub_shm_unlock(lock);
+}
+
+void ub_map_clear_lock(const struct ub_map *map, void *value)
+{
+	if (map->lock_off >= 0)
+		memset((uint8_t *)value + map->lock_off, 0, 4);
 }
 
 void ub_map_put(struct ub_map *map)
@@ -231,6 +344,7 @@ static struct ub_map *map_new(const struct ub_map_ops *ops, int fd, void *mem, s
 	map->max_entries = map->hdr->max_entries;
 	map->flags = map->hdr->map_flags;
 	map->nr_cpus = map->hdr->nr_cpus;
+	map->lock_off = (int32_t)map->hdr->spin_lock_off1 - 1;
 	return map;
 }
 
@@ -274,6 +388,7 @@ int ub_map_create(const union bpf_attr *attr)
 {
 	const struct ub_map_ops *ops = ub_map_ops_for(attr->map_type);
 	struct ub_shm_hdr probe = { 0 };
+	int32_t lock_off = -1;
 	int err;
 
 	if (!ops)
@@ -286,10 +401,11 @@ int ub_map_create(const union bpf_attr *attr)
 	if (!err)
 		err = check_name(attr);
 	if (!err)
-		err = ub_map_check_btf(attr);
+		err = ub_map_check_btf(attr, &lock_off);
 	if (err)
 		return err;
 	fill_hdr(&probe, attr, 0);
+	probe.spin_lock_off1 = (uint32_t)(lock_off + 1);
 	size_t data = ub_shm_page_align(ops->data_size(&probe));
 	if (!data || data > UB_SHM_MAX_MAP_SIZE)
 		return -E2BIG;
@@ -303,7 +419,7 @@ int ub_map_create(const union bpf_attr *attr)
 	*h = probe;
 	struct ub_map *map = map_new(ops, fd, mem, data + UB_SHM_HDR_SIZE);
 	if (!map) {
-		munmap(mem, data + UB_SHM_HDR_SIZE);
+		ub_shm_unmap(mem, data + UB_SHM_HDR_SIZE);
 		close(fd);
 		return -ENOMEM;
 	}
@@ -357,6 +473,10 @@ static const char *check_hdr(const struct ub_shm_hdr *h, size_t file_size)
 		return "map shape is invalid";
 	if (ub_shm_page_align(ops->data_size(h)) != h->data_size)
 		return "data size does not match the map shape";
+	if (h->spin_lock_off1 && (h->spin_lock_off1 - 1 > h->value_size - 4 ||
+				  (h->spin_lock_off1 - 1) % 4 || h->value_size < 4 ||
+				  (h->map_type != BPF_MAP_TYPE_HASH && h->map_type != BPF_MAP_TYPE_ARRAY)))
+		return "spin lock offset does not fit the values";
 	if ((h->map_flags & (BPF_F_RDONLY | BPF_F_WRONLY)) || h->checksum != ub_shm_hdr_checksum(h))
 		return "header checksum mismatch";
 	return NULL;
@@ -396,6 +516,7 @@ int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
 	/* Use the validated copy, not the shared header another process could change. */
 	map->type = h.map_type, map->key_size = h.key_size, map->value_size = h.value_size;
 	map->max_entries = h.max_entries, map->flags = h.map_flags, map->nr_cpus = h.nr_cpus;
+	map->lock_off = (int32_t)h.spin_lock_off1 - 1;
 	if (flags & BPF_F_RDONLY)
 		map->flags |= BPF_F_RDONLY;	/* mapped read-only: nothing may write, not even locks */
 	/* A family sizes its view of the data from the checked copy of the header: the shared

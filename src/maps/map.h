@@ -35,7 +35,10 @@ struct ub_shm_hdr {
 	uint32_t nr_cpus;		/* per-CPU maps: slots per value */
 	char name[BPF_OBJ_NAME_LEN];
 	uint32_t frozen;		/* set once by BPF_MAP_FREEZE */
-	uint32_t inner_map_fd_unused;
+	/* 1 + offset of the struct bpf_spin_lock in each value (from the value's BTF at
+	 * creation), 0 when values have none. Kept in the file: a process that opens a pinned
+	 * map locks the same word as the programs of its creator. */
+	uint32_t spin_lock_off1;
 	uint64_t create_ns;
 	uint64_t map_extra;		/* bloom filter: hash function count (low 4 bits) */
 	uint64_t checksum;		/* FNV-1a 64 of the header, frozen and checksum as 0 */
@@ -97,6 +100,7 @@ struct ub_map {
 	 * read-only (BPF_OBJ_GET with BPF_F_RDONLY): nothing may write it, not even a lock word.
 	 */
 	uint32_t type, key_size, value_size, max_entries, flags, nr_cpus;
+	int32_t lock_off;		/* offset of the value's bpf_spin_lock, or -1 */
 	void *priv;			/* per-type process-local state */
 };
 
@@ -124,12 +128,24 @@ int ub_num_possible_cpus(void);
 /*
  * The BTF of BPF_MAP_CREATE (btf_fd, btf_key_type_id, btf_value_type_id,
  * btf_vmlinux_value_type_id), checked where the kernel's map_create() checks it, after the
- * family and the name: 0 or -errno. uebpf has no BTF objects yet, so any type id is refused
- * as the kernel refuses a btf_fd that is no BTF object (EINVAL; EBADF when it is not open).
- * The BTF loader fills this in: resolve the fd to its BTF object, check the key and value
- * types against key_size and value_size (the kernel's map_check_btf()).
+ * family and the name, as the kernel's map_check_btf(): the fd must be a BTF object
+ * (BPF_BTF_LOAD; EBADF when not open, EINVAL for another file), the key and value types
+ * must have the map's key and value sizes, and a struct bpf_spin_lock in the value is
+ * found (*lock_off, else -1) and allowed only where the kernel allows it. 0 or -errno.
  */
-int ub_map_check_btf(const union bpf_attr *attr);
+int ub_map_check_btf(const union bpf_attr *attr, int32_t *lock_off);
+
+/*
+ * Values with a bpf_spin_lock (kernel: copy_map_value, copy_map_value_locked,
+ * check_and_init_map_value). Copies skip the lock word, so user space never reads or
+ * overwrites it; the locked forms copy under the lock of the value in the map (`in_map`:
+ * src for a lookup, dst for an update). Without a lock they are plain copies.
+ */
+void ub_map_copy_value(const struct ub_map *map, void *dst, const void *src);
+void ub_map_copy_value_locked(const struct ub_map *map, void *dst, const void *src,
+			      int lock_src);
+/* Zeroes the lock word of a value copied out to user space. */
+void ub_map_clear_lock(const struct ub_map *map, void *value);
 
 /* The program in a prog array's slot, or NULL (maps/prog_array.c). */
 struct uebpf_prog;

@@ -159,6 +159,7 @@ static void set_tmpl(struct mim *m)
 	m->tmpl.value_size = m->meta.value_size, m->tmpl.max_entries = m->meta.max_entries;
 	m->tmpl.flags = m->meta.flags;
 	m->tmpl.nr_cpus = (uint32_t)ub_num_possible_cpus();
+	m->tmpl.lock_off = -1;	/* the template carries no bpf_spin_lock (0 would be one at 0) */
 }
 
 const struct ub_map *ub_map_inner_tmpl(const struct ub_map *outer)

@@ -270,10 +270,15 @@ static void rb_commit(uint8_t *sample, uint64_t flags, int discard)
 		ub_evfd_signal(rb->ev);
 		return;
 	}
-	if ((flags & BPF_RB_NO_WAKEUP) || __atomic_load_n(&rb->ev->pending, __ATOMIC_SEQ_CST))
-		return;	/* a wake-up is already pending: the reader will look anyway */
+	if (flags & BPF_RB_NO_WAKEUP)
+		return;
+	/*
+	 * Wake the reader only if it has caught up with this record and may be waiting, as
+	 * the kernel's bpf_ringbuf_commit(). The consumer position is written by the reader
+	 * only every few records, so this load rarely misses the cache; `pending` (written
+	 * whenever the reader wakes or sleeps) is read only then, in ub_evfd_signal().
+	 */
 	uint64_t rec_pos = (uint64_t)((uint8_t *)hdr - rb->data);
-	/* Wake the reader only if it has caught up with this record and may be waiting. */
 	if ((__atomic_load_n(rb->cons_pos, __ATOMIC_SEQ_CST) & rb->mask) == rec_pos)
 		ub_evfd_signal(rb->ev);
 }

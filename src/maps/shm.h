@@ -2,6 +2,7 @@
 #ifndef UB_SHM_H
 #define UB_SHM_H
 #include <stddef.h>
+#include <stdint.h>
 
 #define UB_SHM_PAGE		4096u
 #define UB_SHM_MAX_MAP_SIZE	(1ull << 36)	/* 64 GiB: larger requests get E2BIG */
@@ -20,6 +21,14 @@ static inline size_t ub_shm_page_align(size_t n)
  */
 int ub_shm_create(const char *name, size_t size, void **mem);
 
+/*
+ * Unmaps memory from ub_shm_create (giving its size back to the process's map memory
+ * budget, UEBPF_MAP_MEMORY_LIMIT) or any other mapping of a map file (no charge).
+ */
+void ub_shm_unmap(void *mem, size_t size);
+/* Bytes of map memory this process has created and not yet released. */
+size_t ub_shm_charged(void);
+
 /* The pin root: $UEBPF_PIN_ROOT, else /run/uebpf (root) or $XDG_RUNTIME_DIR/uebpf. */
 const char *ub_shm_pin_root(void);
 
@@ -28,5 +37,19 @@ const char *ub_shm_pin_root(void);
  * are placed under the pin root; other absolute paths are used as given.
  */
 int ub_shm_pin_path(const char *path, char *out, size_t outsz);
+
+/*
+ * Locks in shared memory (a uint32_t word in a map file, zero when free) that survive the
+ * death of their holder: the word holds the holder's process id, and a waiter takes over the
+ * lock of a process that no longer exists. ub_shm_lock_robust returns 1 when it took the
+ * lock over from a dead holder (whatever the lock protects may be half updated: repair it
+ * before unlocking), else 0. ub_shm_lock is the same without the news (map.h).
+ * ub_shm_lock_reap takes a lock only if it is held by a dead process (1), without waiting:
+ * for the repair of a map file when it is opened.
+ */
+int ub_shm_lock_robust(uint32_t *word);
+int ub_shm_lock_reap(uint32_t *word);
+/* Whether process `pid` no longer runs (gone, or a zombie). */
+int ub_shm_owner_dead(uint32_t pid);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <linux/bpf.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <stdlib.h>
@@ -53,6 +54,25 @@ static void sync_ctx(const struct ub_pkt *pk)
 	s->vlan_tci = pk->vlan_present ? pk->vlan_tci : 0;
 	s->vlan_proto = pk->vlan_present ? pk->vlan_proto : 0;
 	s->hash = pk->hash;
+}
+
+const uint8_t *ub_pkt_ld_neg(const struct ub_run *run, int64_t off, uint32_t size)
+{
+	const struct ub_pkt *pk = run->pkt_ctx;
+	const uint8_t *base = NULL;
+	int64_t k = 0;
+
+	if (!pk || pk->kind != UB_PKT_SKB)
+		return NULL;
+	if (off >= SKF_NET_OFF)
+		base = pk->net, k = off - SKF_NET_OFF;
+	else if (off >= SKF_LL_OFF)
+		base = pk->mac, k = off - SKF_LL_OFF;
+	/* integer arithmetic: k may point anywhere, and C forbids forming such pointers */
+	uintptr_t p = (uintptr_t)base + (uintptr_t)k;
+	if (!base || p < (uintptr_t)pk->lo || p + size > (uintptr_t)pk->end || p + size < p)
+		return NULL;
+	return (const uint8_t *)p;
 }
 
 void ub_pkt_sync(struct ub_pkt *pk)

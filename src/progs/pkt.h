@@ -67,6 +67,12 @@ void ub_pkt_attach(struct ub_pkt *pk, struct ub_run *run);
 /* After the packet moved: context fields, LD_ABS window, checked-mode region. */
 void ub_pkt_sync(struct ub_pkt *pk);
 
+/* LD_ABS / LD_IND at a negative offset: SKF_NET_OFF + k and SKF_LL_OFF + k address the
+ * network and link-layer headers of the run's sk_buff (the kernel's
+ * bpf_internal_load_pointer_neg_helper). The size bytes there, or NULL when they are not
+ * all inside the buffer or the run has no sk_buff. */
+const uint8_t *ub_pkt_ld_neg(const struct ub_run *run, int64_t off, uint32_t size);
+
 /* skb: len bytes more at the head / fewer. -ENOMEM when the buffer has no room. */
 int ub_pkt_push(struct ub_pkt *pk, uint32_t len);
 void ub_pkt_pull(struct ub_pkt *pk, uint32_t len);

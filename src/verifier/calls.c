@@ -26,7 +26,8 @@ static const char *tstr(uint16_t type)
 
 enum abase {
 	A_NONE, A_ANY, A_MAP_PTR, A_MAP_KEY, A_MAP_VALUE, A_MEM, A_SIZE, A_SIZE_OR_ZERO, A_CTX,
-	A_FUNC, A_STACK, A_RINGBUF_MEM, A_ALLOC_SIZE, A_UNSUPPORTED,
+	A_FUNC, A_STACK, A_RINGBUF_MEM, A_ALLOC_SIZE, A_SOCK_COMMON, A_BTF_SOCK, A_LONG,
+	A_SPIN_LOCK, A_UNSUPPORTED,
 };
 
 struct argdesc {
@@ -59,6 +60,12 @@ static struct argdesc arg_desc(uint8_t kind)
 	case UB_ARG_CONST_ALLOC_SIZE_OR_ZERO: return (struct argdesc){ .base = A_ALLOC_SIZE };
 	case UB_ARG_PTR_TO_MEM_OR_NULL:
 		return (struct argdesc){ .base = A_MEM, .rdonly = true, .maybe_null = true };
+	case UB_ARG_PTR_TO_SOCK_COMMON: return (struct argdesc){ .base = A_SOCK_COMMON };
+	case UB_ARG_PTR_TO_BTF_ID_SOCK_COMMON: return (struct argdesc){ .base = A_BTF_SOCK };
+	case UB_ARG_PTR_TO_SOCK_RELEASE:
+		return (struct argdesc){ .base = A_BTF_SOCK, .release = true };
+	case UB_ARG_PTR_TO_LONG: return (struct argdesc){ .base = A_LONG, .uninit = true };
+	case UB_ARG_PTR_TO_SPIN_LOCK: return (struct argdesc){ .base = A_SPIN_LOCK };
 	default: return (struct argdesc){ .base = A_UNSUPPORTED };
 	}
 }
@@ -224,8 +231,17 @@ static const struct reg_types *compatible(uint8_t base)
 				      ctx = { { VT_CTX }, 1, NULL }, func = { { VT_FUNC }, 1, NULL },
 				      stack = { { VT_STACK }, 1, NULL },
 				      rb = { { VT_MEM | VF_RINGBUF }, 1, NULL };
+	/* the kernel's sock_types and btf_id_sock_common_types */
+	static const struct reg_types sock = { { VT_SOCK_COMMON, VT_SOCKET, VT_TCP_SOCK, VT_XDP_SOCK },
+						4, NULL },
+				      btf_sock = { { VT_SOCK_COMMON, VT_SOCKET, VT_TCP_SOCK, VT_XDP_SOCK,
+						     VT_BTF_ID }, 5, ", trusted_ptr_" },
+				      lock = { { VT_MAP_VALUE }, 1, ", ptr_" };
 	switch (base) {
-	case A_MAP_KEY: case A_MAP_VALUE: case A_MEM: return &mem_types;
+	case A_MAP_KEY: case A_MAP_VALUE: case A_MEM: case A_LONG: return &mem_types;
+	case A_SOCK_COMMON: return &sock;
+	case A_SPIN_LOCK: return &lock;
+	case A_BTF_SOCK: return &btf_sock;
 	case A_SIZE: case A_SIZE_OR_ZERO: case A_ALLOC_SIZE: return &scalar;
 	case A_MAP_PTR: return &map_ptr;
 	case A_CTX: return &ctx;
@@ -252,8 +268,11 @@ static int check_reg_type(struct ub_venv *env, uint32_t regno, struct argdesc a)
 		type &= (uint16_t)~VF_RDONLY;
 	if (a.maybe_null)
 		type &= (uint16_t)~VF_MAYBE_NULL;
+	/* the only kernel objects uebpf hands out as "ptr_" without a map are sockets
+	 * (bpf_skc_to_tcp_sock); an inner map of a map-in-map is no socket */
+	bool btf_sock_ok = type != VT_BTF_ID || !reg->map;
 	for (int i = 0; i < c->n; i++)
-		if (type == c->t[i])
+		if (type == c->t[i] && (a.base != A_BTF_SOCK || btf_sock_ok))
 			return 0;
 	for (int i = 0; i < c->n && len < sizeof(names); i++) {
 		char t[48];
@@ -339,6 +358,65 @@ static int64_t const_key(struct ub_venv *env, const struct ub_vreg *key, uint32_
 	return (int64_t)s->spilled.var_off.value;
 }
 
+/* ---- Spin locks (process_spin_lock) ---- */
+
+static int release_lock(struct ub_vstate *st, uint32_t id, const void *ptr)
+{
+	for (int i = 0; i < st->nrefs; i++) {
+		if (st->refs[i].type != REF_LOCK || st->refs[i].id != id || st->refs[i].ptr != ptr)
+			continue;
+		memmove(&st->refs[i], &st->refs[i + 1], (size_t)(st->nrefs - i - 1) * sizeof(st->refs[0]));
+		st->nrefs--;
+		st->active_locks--;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/*
+ * bpf_spin_lock / bpf_spin_unlock: the argument is the lock of a map value (constant
+ * offset, where the value's BTF put it); one lock at a time, and unlock releases the
+ * lock taken through the same lookup (the value pointer's id) of the same map.
+ */
+static int spin_lock_arg(struct ub_venv *env, uint32_t regno, bool lock)
+{
+	const struct ub_vreg *reg = &ub_vst_regs(env)[regno];
+	const struct ub_map *map = reg->map;
+	int64_t off = (int64_t)reg->var_off.value + reg->off;
+
+	if (!ub_tnum_is_const(reg->var_off)) {
+		ub_vlog(env, "R%u doesn't have constant offset. bpf_spin_lock has to be at the constant offset\n",
+			regno);
+		return -EINVAL;
+	}
+	if (map->lock_off < 0) {
+		ub_vlog(env, "map has no valid bpf_spin_lock\n");
+		return -EINVAL;
+	}
+	if (off != map->lock_off) {
+		ub_vlog(env, "off %lld doesn't point to 'struct bpf_spin_lock' that is at %d\n",
+			(long long)off, map->lock_off);
+		return -EINVAL;
+	}
+	if (lock) {
+		if (env->cur->active_locks) {
+			ub_vlog(env, "Locking two bpf_spin_locks are not allowed\n");
+			return -EINVAL;
+		}
+		int id = ub_vst_acquire_ref(env, env->insn_idx, REF_LOCK, reg->id, map);
+		return id < 0 ? id : 0;
+	}
+	if (!env->cur->active_locks) {
+		ub_vlog(env, "bpf_spin_unlock without taking a lock\n");
+		return -EINVAL;
+	}
+	if (release_lock(env->cur, reg->id, map)) {
+		ub_vlog(env, "bpf_spin_unlock of different lock\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int arg_by_kind(struct ub_venv *env, uint32_t regno, struct argdesc a,
 		       const struct ub_helper_def *fn, int arg, struct ub_vcall_meta *meta)
 {
@@ -374,6 +452,12 @@ static int arg_by_kind(struct ub_venv *env, uint32_t regno, struct argdesc a,
 	case A_SIZE: case A_SIZE_OR_ZERO:
 		return check_size_arg(env, regno, arg_desc(fn->args[arg - 1]).uninit,
 				      a.base == A_SIZE_OR_ZERO, meta);
+	case A_SPIN_LOCK:
+		return spin_lock_arg(env, regno, fn->id == BPF_FUNC_spin_lock);
+	case A_LONG:
+		/* 8 bytes the helper writes: may be uninitialized stack (MEM_UNINIT) */
+		meta->raw_mode = true;
+		return ub_vmem_helper_access(env, regno, 8, true, false, meta);
 	case A_ALLOC_SIZE:
 		if (!ub_tnum_is_const(reg->var_off)) {
 			ub_vlog(env, "R%u is not a known constant'\n", regno);
@@ -476,7 +560,7 @@ int ub_vcall_func(struct ub_venv *env, const struct bpf_insn *insn, int *insn_id
 	st->curframe++;
 	clear_caller_saved(caller->regs);
 	*insn_idx = env->subs[sub].start - 1;
-	if (ub_vlog_on(env)) {
+	if (ub_vlog_trace(env)) {
 		ub_vlog(env, "caller:\n");
 		ub_vlog_state(env, st, st->curframe - 1);
 		ub_vlog(env, "callee:\n");
@@ -667,11 +751,24 @@ static int set_return(struct ub_venv *env, const struct ub_helper_def *fn,
 		ub_vst_mark_ptr(r0, VT_MEM | VF_RINGBUF | VF_MAYBE_NULL);
 		r0->mem_size = meta->mem_size;
 		break;
+	case UB_RET_PTR_TO_SOCKET_OR_NULL:
+		ub_vst_mark_ptr(r0, VT_SOCKET | VF_MAYBE_NULL);
+		break;
+	case UB_RET_PTR_TO_SOCK_COMMON_OR_NULL:
+		ub_vst_mark_ptr(r0, VT_SOCK_COMMON | VF_MAYBE_NULL);
+		break;
+	case UB_RET_PTR_TO_TCP_SOCK_OR_NULL:
+		ub_vst_mark_ptr(r0, VT_TCP_SOCK | VF_MAYBE_NULL);
+		break;
+	case UB_RET_PTR_TO_BTF_ID_OR_NULL:
+		ub_vst_mark_ptr(r0, VT_BTF_ID | VF_MAYBE_NULL);	/* map NULL: a socket object */
+		break;
 	default:
 		ub_vlog(env, "unknown return type %u of func bpf_%s#%u\n", fn->ret, fn->name, fn->id);
 		return -EINVAL;
 	}
-	if (r0->type & VF_MAYBE_NULL)
+	/* a value with a lock gets an id even when it cannot be NULL: the lock's identity */
+	if ((r0->type & VF_MAYBE_NULL) || (r0->type == VT_MAP_VALUE && r0->map->lock_off >= 0))
 		r0->id = ++env->id_gen;
 	if (is_ptr_cast(fn->id)) {
 		r0->ref_obj_id = meta->ref_obj_id;
@@ -859,7 +956,7 @@ int ub_vcall_exit(struct ub_venv *env, int *insn_idx)
 	if (!cb)
 		caller->regs[0] = callee->regs[0];
 	*insn_idx = cb ? callee->callsite : callee->callsite + 1;
-	if (ub_vlog_on(env)) {
+	if (ub_vlog_trace(env)) {
 		ub_vlog(env, "returning from callee:\n");
 		ub_vlog_state(env, st, st->curframe);
 		ub_vlog(env, "to caller at %d:\n", *insn_idx);

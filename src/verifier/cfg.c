@@ -354,27 +354,31 @@ static uint16_t live_out(const struct ub_venv *env, int i)
 	return m;
 }
 
-/* Backward dataflow to a fixed point; if it does not settle, everything is live. */
+/* Backward dataflow to a fixed point; if it does not settle (or memory is short),
+ * everything is live. Uses and definitions are computed once (a helper's arguments
+ * come from a table lookup), the passes then only combine bit masks. */
 static void compute_liveness(struct ub_venv *env)
 {
-	bool changed = true;
+	uint16_t *ud = malloc(2 * (size_t)env->cnt * sizeof(*ud));
+	bool changed = ud != NULL;
 
+	for (int i = 0; ud && i < env->cnt; i++)
+		use_def(&env->insns[i], &ud[2 * i], &ud[2 * i + 1]);
 	for (int pass = 0; changed && pass < 64; pass++) {
 		changed = false;
 		for (int i = env->cnt - 1; i >= 0; i--) {
-			uint16_t use, def, in;
 			if (env->aux[i].is_lddw_hi)
 				continue;
-			use_def(&env->insns[i], &use, &def);
-			in = (uint16_t)(use | (live_out(env, i) & ~def));
+			uint16_t in = (uint16_t)(ud[2 * i] | (live_out(env, i) & ~ud[2 * i + 1]));
 			if (in != env->aux[i].live_in) {
 				env->aux[i].live_in = in;
 				changed = true;
 			}
 		}
 	}
-	for (int i = 0; changed && i < env->cnt; i++)
+	for (int i = 0; (changed || !ud) && i < env->cnt; i++)
 		env->aux[i].live_in = ALL_REGS;
+	free(ud);
 }
 
 uint16_t ub_vcfg_live(const struct ub_venv *env, const struct ub_vstate *st, int frame)
@@ -418,11 +422,15 @@ static void log_liveness(struct ub_venv *env)
 
 int ub_vcfg_check(struct ub_venv *env)
 {
-	int err = find_subprogs(env);
+	int err = ub_vbtf_early(env);
 
+	if (!err)
+		err = find_subprogs(env);
 	log_subprogs(env);
 	if (!err)
 		err = check_subprogs(env);
+	if (!err)
+		err = ub_vbtf_check(env);
 	if (!err && !env->has_func_info)
 		err = check_abnormal_return(env);
 	if (!err)

@@ -129,6 +129,7 @@ struct ub_vaux {
 	uint8_t seen;
 	uint8_t ctx_conv;	/* enum ub_ver_ctx_conv */
 	uint8_t is_lddw_hi;
+	uint8_t fields_ok;	/* ub_vinsn_fields passed here once */
 };
 
 struct ub_vsub {
@@ -192,7 +193,11 @@ struct ub_venv {
 	bool test_state_freq;
 	bool pkt_direct_read, pkt_direct_write;	/* per program type */
 	bool has_func_info;
+	struct bpf_line_info *linfo;	/* the checked line_info records, or NULL */
+	uint32_t nr_linfo;
+	const struct bpf_line_info *prev_linfo;	/* the source line the log printed last */
 	uint32_t max_ctx_off;		/* highest context byte accessed + 1 */
+	uint64_t start_ns;		/* CLOCK_MONOTONIC at the start, for the statistics */
 	struct ub_vlog log;
 	/* The log's one-line state after each instruction (log.c): what it touched, and
 	 * where its text ended */
@@ -333,6 +338,12 @@ int ub_vcall_exit(struct ub_venv *env, int *insn_idx);
 int ub_vcall_leaks(struct ub_venv *env, bool check_lock, bool check_refs, const char *prefix);
 int ub_vcall_find_subprog(const struct ub_venv *env, int start);
 
+/* ---- btf_info.c ---- */
+
+int ub_vbtf_early(struct ub_venv *env);	/* func_info records, before subprograms */
+int ub_vbtf_check(struct ub_venv *env);	/* func_info and line_info against subprograms */
+void ub_vbtf_log_line(struct ub_venv *env, int insn);	/* "; source @ file:line" */
+
 /* ---- cfg.c ---- */
 
 int ub_vcfg_check(struct ub_venv *env);
@@ -370,6 +381,11 @@ void ub_vlog(struct ub_venv *env, const char *fmt, ...) __attribute__((format(pr
 static inline bool ub_vlog_on(const struct ub_venv *env)
 {
 	return env->log.level != 0;
+}
+/* The instruction-by-instruction trace: levels 1 and 2, not 4 (statistics) alone. */
+static inline bool ub_vlog_trace(const struct ub_venv *env)
+{
+	return (env->log.level & 3) != 0;
 }
 size_t ub_vlog_pos(const struct ub_venv *env);
 void ub_vlog_reset(struct ub_venv *env, size_t pos);

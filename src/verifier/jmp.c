@@ -167,7 +167,9 @@ static void ptr_or_null_reg(struct ub_vreg *reg, uint32_t id, bool is_null)
 	} else {
 		ub_vst_mark_not_null(reg);
 	}
-	reg->id = 0;	/* no spin locks: the id is not needed any more */
+	/* the id is not needed any more, except as the identity of a spin lock in the value */
+	if (VT_BASE(reg->type) != VT_MAP_VALUE || !reg->map || reg->map->lock_off < 0)
+		reg->id = 0;
 }
 
 static void ptr_or_null_regs(struct ub_vstate *st, int regno, bool is_null)

@@ -336,7 +336,7 @@ static void state_text(struct ub_venv *env, const struct ub_vstate *st, int fram
 
 void ub_vlog_state(struct ub_venv *env, const struct ub_vstate *st, int frame)
 {
-	if (env->log.level)
+	if (ub_vlog_trace(env))
 		state_text(env, st, frame, true);
 }
 
@@ -355,7 +355,7 @@ static int alignment(size_t pos)
  */
 void ub_vlog_insn_state(struct ub_venv *env)
 {
-	if (!env->log.level || (!env->scratched_regs && !env->scratched_stack))
+	if (!ub_vlog_trace(env) || (!env->scratched_regs && !env->scratched_stack))
 		return;
 	if (env->prev_log_pos && env->prev_log_pos == env->log.end) {
 		ub_vlog_reset(env, env->prev_log_pos - 1);	/* the newline */
@@ -371,11 +371,12 @@ void ub_vlog_insn(struct ub_venv *env, int idx)
 	char text[128];
 	const struct bpf_insn *in = &env->insns[idx];
 
-	if (!env->log.level)
+	if (!ub_vlog_trace(env))
 		return;
 	if (ub_disasm_insn(env->insns, (size_t)env->cnt, (size_t)idx, UB_SYNTAX_LLVM, text,
 			   sizeof(text)) < 0)
 		snprintf(text, sizeof(text), "(bad)");
+	ub_vbtf_log_line(env, idx);
 	env->prev_log_pos = env->log.end;
 	ub_vlog(env, "%d: (%02x) %s\n", idx, in->code, text);
 	env->prev_insn_print_pos = env->log.end - env->prev_log_pos;

@@ -122,8 +122,17 @@ static int region_access(struct ub_venv *env, uint32_t regno, int off, int size,
 int ub_vmem_map_access(struct ub_venv *env, uint32_t regno, int off, int size, bool zero_ok)
 {
 	const struct ub_vreg *reg = &ub_vst_regs(env)[regno];
+	int err = region_access(env, regno, off, size, reg->map->value_size, zero_ok);
+	int32_t lock = reg->map->lock_off;
 
-	return region_access(env, regno, off, size, reg->map->value_size, zero_ok);
+	if (err || lock < 0)
+		return err;
+	/* any byte of the struct bpf_spin_lock, by a load, a store or a helper (check_map_access) */
+	if (reg->smin + off < (int64_t)lock + 4 && (int64_t)lock < (int64_t)reg->umax + off + size) {
+		ub_vlog(env, "bpf_spin_lock cannot be accessed directly by load/store\n");
+		return -EACCES;
+	}
+	return 0;
 }
 
 static int map_access_type(struct ub_venv *env, uint32_t regno, int off, int size, bool write)

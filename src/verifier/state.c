@@ -321,7 +321,7 @@ int ub_vst_acquire_ref(struct ub_venv *env, int insn, uint8_t type, uint32_t id,
 		st->refs = r;
 		st->refcap = cap;
 	}
-	if (!id)
+	if (!id && type != REF_LOCK)	/* a lock keeps its value's id, 0 for a direct value */
 		id = ++env->id_gen;
 	st->refs[st->nrefs++] = (struct ub_vref){ .id = id, .insn = insn, .type = type, .ptr = ptr };
 	if (type == REF_LOCK)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "maps/map.h"
 #include "progs/progs.h"
 #include "verifier/env.h"
@@ -50,6 +51,7 @@ static int pop(struct ub_venv *env, int *insn_idx, int *prev_insn_idx)
 	int err = ub_vst_copy(env->cur, &e->st);
 	if (!(env->log.level & 2))
 		ub_vlog_reset(env, e->log_pos);	/* level 1 keeps the failing path only */
+	env->prev_linfo = NULL;	/* the next path prints its source line again */
 	*insn_idx = e->insn_idx;
 	*prev_insn_idx = e->prev_insn_idx;
 	env->head = e->next;
@@ -281,8 +283,11 @@ static int step_jmp(struct ub_venv *env, const struct bpf_insn *insn, int *step)
 static int step(struct ub_venv *env, int *step)
 {
 	const struct bpf_insn *insn = &env->insns[env->insn_idx];
-	int err = ub_vinsn_fields(env, insn);
+	struct ub_vaux *aux = &env->aux[env->insn_idx];
+	/* the fields never change: checked the first time a path reaches the instruction */
+	int err = aux->fields_ok ? 0 : ub_vinsn_fields(env, insn);
 
+	aux->fields_ok = !err;
 	*step = STEP_NEXT;
 	if (err)
 		return err;
@@ -310,7 +315,7 @@ static int try_prune(struct ub_venv *env, bool from_pop)
 {
 	int ret = ub_vprune_visit(env, env->insn_idx);
 
-	if (ret == 1 && ub_vlog_on(env)) {
+	if (ret == 1 && ub_vlog_trace(env)) {
 		if (from_pop)
 			ub_vlog(env, "\nfrom %d to %d: safe\n", env->prev_insn_idx, env->insn_idx);
 		else
@@ -323,7 +328,7 @@ static int try_prune(struct ub_venv *env, bool from_pop)
  * what the last instruction touched, then the instruction. */
 static void log_insn(struct ub_venv *env, bool from_pop)
 {
-	if (!ub_vlog_on(env))
+	if (!ub_vlog_trace(env))
 		return;
 	if (from_pop && env->log.level & 2) {
 		ub_vlog(env, "\nfrom %d to %d:", env->prev_insn_idx, env->insn_idx);
@@ -423,9 +428,48 @@ static void fill_result(struct ub_venv *env, struct ub_ver_res *res)
 	}
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Log level 4 (BPF_LOG_STATS): time and stack depth per function, before the counts. */
+static void log_stats(struct ub_venv *env)
+{
+	ub_vlog(env, "verification time %llu usec\nstack depth ",
+		(unsigned long long)((now_ns() - env->start_ns) / 1000));
+	for (int i = 0; i < env->nsubs; i++)
+		ub_vlog(env, "%d%s", env->subs[i].stack_depth, i + 1 < env->nsubs ? "+" : "\n");
+}
+
+/* Maps a program type may not use (check_map_prog_compatibility), before any path. */
+static int maps_compatible(struct ub_venv *env)
+{
+	uint32_t t = env->req->pt->type;
+	bool tracing = t == BPF_PROG_TYPE_KPROBE || t == BPF_PROG_TYPE_TRACEPOINT ||
+		       t == BPF_PROG_TYPE_PERF_EVENT || t == BPF_PROG_TYPE_RAW_TRACEPOINT ||
+		       t == BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE;
+
+	for (uint32_t i = 0; i < env->req->nr_maps; i++) {
+		if (env->req->maps[i]->lock_off < 0)
+			continue;
+		if (t == BPF_PROG_TYPE_SOCKET_FILTER || tracing) {
+			ub_vlog(env, "%s progs cannot use bpf_spin_lock yet\n",
+				tracing ? "tracing" : "socket filter");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int run(struct ub_venv *env)
 {
 	int err = ub_vcfg_check(env);
+
+	if (!err)
+		err = maps_compatible(env);
 
 	if (!err)
 		err = init_state(env);
@@ -436,6 +480,8 @@ static int run(struct ub_venv *env)
 		ub_vlog_reset(env, 0);	/* level 1 shows a failing path only, as the kernel */
 	if (!err)
 		err = ub_vcfg_max_stack(env);
+	if (env->log.level & 4)
+		log_stats(env);
 	if (ub_vlog_on(env))
 		ub_vlog(env, "processed %u insns (limit %u) max_states_per_insn %u total_states %u peak_states %u mark_read 0\n",
 			env->insn_processed, INSN_LIMIT, env->max_states_per_insn, env->total_states,
@@ -450,6 +496,7 @@ static void cleanup(struct ub_venv *env)
 	ub_vst_destroy(env->cur);
 	free(env->explored);
 	free(env->aux);
+	free(env->linfo);
 	free(env);
 }
 
@@ -463,6 +510,7 @@ int ub_verify(const struct ub_ver_req *req, struct ub_ver_res *res)
 		return -EINVAL;
 	if (!(env = calloc(1, sizeof(*env))))
 		return -ENOMEM;
+	env->start_ns = now_ns();
 	env->insns = req->insns;
 	env->cnt = (int32_t)req->cnt;
 	env->req = req;

@@ -15,6 +15,7 @@
  *   jmp.c     ub_vjmp_   conditional jumps: branch prediction and refinement
  *   calls.c   ub_vcall_  helper calls, bpf-to-bpf calls, callbacks, exits
  *   prune.c   ub_vprune_ explored states and state equivalence
+ *   btf_info.c ub_vbtf_  program BTF: func_info and line_info checks, source lines
  *   log.c     ub_vlog_   the kernel-style verifier log
  *   verifier.c ub_ver_   the main loop
  */
@@ -27,6 +28,7 @@
 
 struct ub_map;
 struct ub_prog_type;
+struct ub_btf;
 
 /* Per-instruction results that later stages use (the JIT, context rewriting). */
 enum ub_ver_ctx_conv {
@@ -48,6 +50,12 @@ struct ub_ver_req {
 	uint32_t nr_maps;
 	struct ub_log *log;		/* may be NULL */
 	uint32_t log_level;		/* 1: failing path, 2: every instruction, 4: stats */
+	/* Program BTF (BPF_PROG_LOAD's prog_btf_fd, func_info, line_info): records of
+	 * *_rec_size bytes, checked as the kernel checks them (btf_info.c). */
+	const struct ub_btf *btf;	/* NULL: none */
+	const void *func_info, *line_info;
+	uint32_t func_info_cnt, func_info_rec_size;
+	uint32_t line_info_cnt, line_info_rec_size;
 };
 
 struct ub_ver_res {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "vm/vm.h"
 #include "maps/map.h"
+#include "progs/pkt.h"
 
 __thread struct ub_run *ub_run_cur;
 

@@ -76,14 +76,16 @@
 					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
 		reg[0] = (uint64_t)exp_; NEXT(); }
 /*
- * Legacy packet loads: big-endian. Out of bounds returns 0 from the current function,
+ * Legacy packet loads: big-endian; negative offsets reach the sk_buff's headers
+ * (SKF_NET_OFF, SKF_LL_OFF). Out of bounds returns 0 from the current function,
  * as the kernel's rewrite of LD_ABS ("w0 ^= w0; exit") does.
  */
 #define LDPKT(name, T, swap, offexpr) \
 	L_##name: { int64_t o_ = (int32_t)(offexpr); T v_; \
-		    if (o_ < 0 || (uint64_t)o_ + sizeof(T) > run->pkt_size) { \
-			    reg[0] = 0; goto do_exit; } \
-		    memcpy(&v_, run->pkt + o_, sizeof(T)); reg[0] = swap(v_); NEXT(); }
+		    const uint8_t *p_ = o_ < 0 ? ub_pkt_ld_neg(run, o_, sizeof(T)) : \
+			    (uint64_t)o_ + sizeof(T) <= run->pkt_size ? run->pkt + o_ : NULL; \
+		    if (!p_) { reg[0] = 0; goto do_exit; } \
+		    memcpy(&v_, p_, sizeof(T)); reg[0] = swap(v_); NEXT(); }
 #define ID8(x) (x)
 
 int UB_INTERP_FN(struct ub_run *run, const struct ub_tslot *start, const uint64_t *args,

@@ -313,8 +313,10 @@ int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 	ub_run_cur = saved;
 	/* A checked program that exits holding a ring buffer record must not stall the
 	 * reader: the record is discarded, as the verifier would have refused the program. */
-	if (run->prog->checked)
+	if (run->prog->checked) {
 		ub_ringbuf_run_end(run);
+		ub_spin_lock_run_end();	/* the same for a bpf_spin_lock still held */
+	}
 	if (run->has_slot)
 		ub_cpu_slot_put(run->cpu);
 	return err;
@@ -419,6 +421,8 @@ uint64_t uebpf_prog_run(const struct uebpf_prog *prog, void *ctx)
 	struct ub_run run;
 	uint64_t r0 = 0;
 
+	if (prog->jit && prog->jit->direct)	/* trusted code that uses no run state */
+		return ub_jit_run_direct(prog->jit, ctx);
 	ub_run_init(&run, prog, ctx, prog->ctx_size, NULL, 0, NULL, 0);
 	ub_run_exec(&run, (uintptr_t)ctx, 0, &r0);
 	return r0;

@@ -124,6 +124,7 @@ void jw_string(const char *s);
 void jw_uint(uint64_t v);
 void jw_int(int64_t v);
 void jw_bool(int v);
+void jw_null(void);
 /* key and value in one call */
 void jw_kstring(const char *key, const char *s);
 void jw_kuint(const char *key, uint64_t v);
@@ -135,5 +136,127 @@ void jw_kbool(const char *key, int v);
 int do_asm(int argc, char **argv);	/* isa_cmds.c */
 int do_disasm(int argc, char **argv);	/* isa_cmds.c */
 int do_run(int argc, char **argv);	/* run.c */
+int do_map(int argc, char **argv);	/* map.c */
+int do_prog(int argc, char **argv);	/* prog.c */
+int do_object(int argc, char **argv);	/* object.c */
+int do_btf(int argc, char **argv);	/* btf.c: btf dump file */
+int do_gen(int argc, char **argv);	/* gen.c: gen skeleton */
+
+int cli_prog_dump(int argc, char **argv);	/* prog_dump.c: prog dump xlated|jited */
+int cli_prog_run(int argc, char **argv);	/* prog_run.c: prog run, with --pcap */
+/* prog_jit.c: the JIT's machine code of a program, disassembled (file: refused). */
+int cli_jit_dump(int prog_fd, int opcodes, const char *file);
+
+/* ---- pcap_io.c: capture files (libpcap) ---- */
+
+struct cli_pcap;
+/* A capture file to read ("-": standard input), or NULL (reported). */
+struct cli_pcap *cli_pcap_open_read(const char *path);
+/* A capture file to write, with the link type, snapshot length and precision of in. */
+struct cli_pcap *cli_pcap_open_write(const struct cli_pcap *in, const char *path);
+/* Does the file hold Ethernet frames? Its link type's name ("EN10MB", "RAW"). */
+int cli_pcap_is_ethernet(const struct cli_pcap *c);
+const char *cli_pcap_linktype(const struct cli_pcap *c);
+/* The next packet: 1, 0 at the end, -1 on a damaged file (reason in err). */
+int cli_pcap_next(struct cli_pcap *c, const uint8_t **pkt, uint32_t *caplen, char *err,
+		  size_t errsz);
+/* Writes len bytes as a packet with the timestamp of in's current packet. */
+void cli_pcap_write(struct cli_pcap *out, const struct cli_pcap *in, const uint8_t *pkt,
+		    uint32_t len);
+/* Closes (flushing a writer): 0, or -1 if writing failed. */
+int cli_pcap_close(struct cli_pcap *c);
+
+/* ---- names.c: type names as bpftool prints them (libbpf's names) ---- */
+
+const char *cli_map_type_name(uint32_t type);		/* NULL if unknown */
+const char *cli_prog_type_name(uint32_t type);		/* NULL if unknown */
+/* A map type by its name ("hash", "lru_percpu_hash"): 0, or -1 if there is none. */
+int cli_map_type_by_name(const char *name, uint32_t *type);
+/* A program type by a SEC()-style name as `prog load type` takes it ("xdp", "classifier"). */
+int cli_prog_type_by_name(const char *name, uint32_t *type);
+
+/* ---- pins.c: objects pinned under the pin root, and MAP / PROG arguments ---- */
+
+/*
+ * uebpf's ids are per process. The CLI opens every object pinned under the pin root in
+ * path order (maps first, then programs) before it resolves an id or a name, so that within
+ * one pin tree "id N" means the same object in every invocation. See docs/cli.md.
+ */
+void cli_pins_scan(void);
+/* The same, then the pinned programs (loading each: it runs the verifier). */
+void cli_pins_scan_progs(void);
+/* The pinned paths of the map or program with that id (NULL-terminated; empty if none). */
+const char *const *cli_pins_of(int is_prog, uint32_t id);
+/* A new fd for the scanned map pinned at real path (same file), or -1. */
+int cli_pins_map_fd(const char *real);
+/* A map pinned at path (bpf_obj_get, or the scanned one): fd or -1 (reported). */
+int cli_map_by_pin(const char *path);
+/* The pin root (UEBPF_PIN_ROOT, /run/uebpf, ...) and where a user path really lives. */
+const char *cli_pin_root(void);
+int cli_pin_real(const char *path, char *out, size_t outsz);
+
+/*
+ * MAP := id ID | pinned PATH | name NAME, taken from *argv (advanced past it). Returns an
+ * fd (the caller closes it), or -1 (reported, as a usage error when the words were wrong:
+ * *usage set).
+ */
+int cli_map_ref(const char *cmd, int *argc, char ***argv, int *usage);
+/* PROG := id ID | pinned PATH | name NAME, as cli_map_ref: a program fd, or -1. */
+int cli_prog_ref(const char *cmd, int *argc, char ***argv, int *usage);
+/* A usage error in bpftool's words ("Error: ..." and no hint): returns CLI_USAGE. */
+int cli_bt_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The reason for a failed pin or open: strerror(err), or the library's message. */
+const char *cli_why(int err);
+/* bpf_obj_pin with bpftool's message on failure: CLI_OK or CLI_FAIL. */
+int cli_pin_fd(int fd, const char *path);
+/* All maps NAME names, for commands that take several (show, dump); count in *n. */
+int *cli_maps_named(const char *name, size_t *n);
+/* Is the map frozen? (BPF_MAP_FREEZE; reads the map's header.) */
+int cli_map_frozen(int fd);
+/* Bytes of memory behind a map (its file's size). */
+uint64_t cli_map_memory(int fd);
+
+/* ---- prog_pin.c: pinned programs (files the CLI writes) ---- */
+
+/* A C source line of an instruction (from BTF line_info), for `prog dump`. */
+struct cli_src_line {
+	uint32_t insn_off;	/* the first instruction of the line */
+	uint32_t line, col;
+	char *file;
+	char *src;		/* the line, or a function's prototype when is_proto */
+	uint32_t is_proto;	/* a function starts here: "int fw(struct xdp_md * ctx)" */
+};
+void cli_src_lines_free(struct cli_src_line *lines, uint32_t n);
+/* Remembers the source lines of a program of this process (takes them over). */
+void cli_prog_note_lines(uint32_t prog_id, struct cli_src_line *lines, uint32_t n);
+const struct cli_src_line *cli_prog_lines(uint32_t prog_id, uint32_t *n);
+/* Remembers where a map this process uses is pinned (for pinning programs that use it). */
+void cli_map_path_note(int fd, const char *path);
+
+/* prog_lines.c: remembers the C source lines of a loaded object program (its BTF). */
+struct bpf_program;
+void cli_prog_note_obj_lines(const struct bpf_program *prog);
+
+/* Is the file at path a pinned program? */
+int cli_prog_pin_is(const char *path);
+/*
+ * Loads the pinned program at path (its maps opened from their pins): a program fd, or -1
+ * (reported unless quiet).
+ */
+int cli_prog_pin_open(const char *path, int quiet);
+/* Pins the program behind prog_fd at path; its maps must be pinned. CLI_OK or CLI_FAIL. */
+int cli_prog_pin_write(int prog_fd, const char *path);
+
+/* ---- map_data.c: keys and values ---- */
+
+/*
+ * bpftool's DATA := [hex] BYTES: exactly n words, each one byte (decimal, 0x hex or 0 octal;
+ * with "hex" first, hexadecimal). Advances *argv. 0, or -1 (reported).
+ */
+int cli_parse_bytes(const char *what, int *argc, char ***argv, uint8_t *out, uint32_t n);
+/* "01 02 ff" */
+void cli_print_hex(FILE *f, const uint8_t *p, size_t n);
+/* A JSON array of "0x01" strings. */
+void cli_json_hex(const uint8_t *p, size_t n);
 
 #endif

@@ -1,18 +1,25 @@
 /*
- * jw: a tiny JSON writer on standard output, compact or (with -p) indented by four
- * spaces like bpftool's. It keeps one "how many members so far" count per open container.
+ * jw: a tiny JSON writer on standard output, laid out exactly as bpftool's json_writer
+ * (so that `uebpf -p map dump` and `bpftool -p map dump` print the same text): compact by
+ * default; with -p, every member name starts a new line indented by four spaces per level,
+ * while array elements stay on the line of their opening bracket.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include "cli.h"
 
-#define JW_MAX_DEPTH 32
-
-static unsigned members[JW_MAX_DEPTH];	/* of each open container */
 static int depth;
-static int after_key;			/* a key was written; its value comes next */
+static char sep;	/* what goes before the next item: ',' or nothing */
 
-static void newline_indent(void)
+/* End of the previous item: its separator. */
+static void eor(void)
+{
+	if (sep)
+		putchar(sep);
+	sep = ',';
+}
+
+static void eol(void)
 {
 	if (!cli_pretty)
 		return;
@@ -21,39 +28,32 @@ static void newline_indent(void)
 		fputs("    ", stdout);
 }
 
-/* Separator and layout before a value or key. */
-static void before_item(void)
+/* A finished top-level value ends its line, and the next one starts afresh. */
+static void top_done(void)
 {
-	if (after_key) {
-		after_key = 0;
-		return;
-	}
-	if (depth > 0 && depth <= JW_MAX_DEPTH) {
-		if (members[depth - 1]++)
-			putchar(',');
-		newline_indent();
+	if (depth == 0) {
+		putchar('\n');
+		sep = 0;
 	}
 }
 
 static void begin(char c)
 {
-	before_item();
+	eor();
 	putchar(c);
-	if (depth < JW_MAX_DEPTH)
-		members[depth] = 0;
 	depth++;
+	sep = 0;
 }
 
 static void end(char c)
 {
-	int had = depth > 0 && depth <= JW_MAX_DEPTH && members[depth - 1];
-
-	depth--;
-	if (had)
-		newline_indent();
+	if (depth > 0)
+		depth--;
+	if (sep)
+		eol();
 	putchar(c);
-	if (depth == 0)
-		putchar('\n');
+	sep = ',';
+	top_done();
 }
 
 void jw_begin_object(void) { begin('{'); }
@@ -71,6 +71,8 @@ static void quoted(const char *s)
 		case '\n': fputs("\\n", stdout); break;
 		case '\t': fputs("\\t", stdout); break;
 		case '\r': fputs("\\r", stdout); break;
+		case '\f': fputs("\\f", stdout); break;
+		case '\b': fputs("\\b", stdout); break;
 		default:
 			if (*p < 0x20 || *p == 0x7f)
 				printf("\\u%04x", *p);
@@ -83,34 +85,46 @@ static void quoted(const char *s)
 
 void jw_key(const char *key)
 {
-	before_item();
+	eor();
+	eol();
+	sep = 0;
 	quoted(key);
 	fputs(cli_pretty ? ": " : ":", stdout);
-	after_key = 1;
 }
 
 void jw_string(const char *s)
 {
-	before_item();
+	eor();
 	quoted(s ? s : "");
+	top_done();
 }
 
 void jw_uint(uint64_t v)
 {
-	before_item();
+	eor();
 	printf("%" PRIu64, v);
+	top_done();
 }
 
 void jw_int(int64_t v)
 {
-	before_item();
+	eor();
 	printf("%" PRId64, v);
+	top_done();
 }
 
 void jw_bool(int v)
 {
-	before_item();
+	eor();
 	fputs(v ? "true" : "false", stdout);
+	top_done();
+}
+
+void jw_null(void)
+{
+	eor();
+	fputs("null", stdout);
+	top_done();
 }
 
 void jw_kstring(const char *key, const char *s) { jw_key(key); jw_string(s); }

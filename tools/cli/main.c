@@ -26,6 +26,12 @@ static const struct cli_cmd top_cmds[] = {
 	{ "disasm", do_disasm, "disasm FILE [--syntax llvm|conf]" },
 	{ "run", do_run, "run --raw FILE [--asm] [--mem HEX|@FILE] [--interp|--jit] "
 			 "[--budget N] [--repeat N]" },
+	{ "btf", do_btf, "btf dump file FILE [format {raw|c}]" },
+	{ "gen", do_gen, "gen skeleton FILE [name OBJECT_NAME]" },
+	{ "prog", do_prog, "prog { show | dump | load | loadall | pin | run | tracelog | help }" },
+	{ "map", do_map, "map { show | dump | create | lookup | update | delete | getnext |\n"
+			 "                   pin | freeze | peek | push | pop | enqueue | dequeue | help }" },
+	{ "object", do_object, "object show OBJ" },
 	{ "version", do_version, "version" },
 	{ "help", do_help, "help [COMMAND]" },
 	{ NULL, NULL, NULL },

@@ -16,6 +16,7 @@ struct run_args {
 	enum uebpf_engine engine;
 	uint64_t budget;	/* 0: the library's default */
 	uint64_t repeat;	/* 0: once, no timing printed */
+	int dump_jited;		/* print the JIT's machine code first */
 	uint8_t *mem;
 	size_t mem_len;
 };
@@ -23,7 +24,7 @@ struct run_args {
 static int run_help(void)
 {
 	printf("Usage: %s run --raw FILE [--asm] [--mem HEX|@FILE] [--interp|--jit]\n"
-	       "                    [--budget N] [--repeat N]\n"
+	       "                    [--budget N] [--repeat N] [--dump-jited]\n"
 	       "\n"
 	       "Loads FILE (\"-\": standard input) and runs it unverified, with every memory\n"
 	       "access checked, then prints r0 (\"0x2a\"; with -j {\"retval\", \"retval_hex\"}).\n"
@@ -35,6 +36,8 @@ static int run_help(void)
 	       "  --interp, --jit  the engine (default: the library's choice)\n"
 	       "  --budget N       stop after N instructions (default 100 million)\n"
 	       "  --repeat N       run N times on the same memory; also print the mean time\n"
+	       "  --dump-jited     print the JIT's x86-64 code under each instruction (implies\n"
+	       "                   --jit), then run\n"
 	       "A load error prints the loader's log; a fault prints where and why; both exit 1.\n",
 	       cli_prog);
 	return CLI_OK;
@@ -78,6 +81,7 @@ static int take_arg(struct run_args *ra, int r, const char *arg)
 	case 'b':
 		return cli_number("run", "--budget", arg, 1, UINT64_MAX, &ra->budget) ? CLI_USAGE
 										     : CLI_OK;
+	case 'd': ra->dump_jited = 1; return CLI_OK;
 	case 'n':
 		return cli_number("run", "--repeat", arg, 1, UINT32_MAX, &ra->repeat) ? CLI_USAGE
 										     : CLI_OK;
@@ -101,6 +105,7 @@ static int parse_run(struct run_args *ra, int argc, char **argv)
 		{ "jit", 0, 0, 'j' },
 		{ "budget", 0, 1, 'b' },
 		{ "repeat", 0, 1, 'n' },
+		{ "dump-jited", 0, 0, 'd' },
 		{ NULL, 0, 0, 0 },
 	};
 	struct cli_args a;
@@ -123,6 +128,12 @@ static int parse_run(struct run_args *ra, int argc, char **argv)
 				     "assembly (ELF objects: 'prog load')");
 	if (ends_with(ra->file, ".s") || ends_with(ra->file, ".asm"))
 		ra->as_asm = 1;
+	if (ra->dump_jited && ra->engine == UEBPF_ENGINE_INTERP)
+		return cli_usage_err("run", "--dump-jited needs the JIT, not --interp");
+	if (ra->dump_jited && cli_json)
+		return cli_usage_err("run", "--dump-jited prints text, not JSON");
+	if (ra->dump_jited)
+		ra->engine = UEBPF_ENGINE_JIT;
 	return CLI_OK;
 }
 
@@ -222,7 +233,11 @@ int do_run(int argc, char **argv)
 		rc = CLI_FAIL;
 	if (rc == CLI_OK) {
 		struct uebpf_prog *prog = load_prog(&ra, insns, cnt);
-		rc = prog ? run_prog(&ra, prog) : CLI_FAIL;
+		int derr = prog && ra.dump_jited ? uebpf_prog_dump_jited(prog, stdout, 0) : 0;
+		if (derr)
+			rc = cli_err("%s: --dump-jited: %s", cli_display_name(ra.file), strerror(-derr));
+		else
+			rc = prog ? run_prog(&ra, prog) : CLI_FAIL;
 		uebpf_prog_free(prog);
 	}
 	free(insns);

@@ -1,0 +1,61 @@
+/*
+ * Shared by the libFuzzer targets tests/fuzz/fuzz_*.c (one executable each; see
+ * docs/fuzzing.md). A target reports a broken invariant with fuzz_fail(), which aborts so
+ * that libFuzzer saves the input as a crash.
+ */
+#ifndef UEBPF_FUZZ_H
+#define UEBPF_FUZZ_H
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static inline __attribute__((noreturn, format(printf, 1, 2))) void fuzz_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "fuzz invariant broken: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	abort();
+}
+
+/* Takes bytes from the front of the input, zeros once it is used up: the structured part
+ * of an input (which operation, which type, which flags) reads from here. */
+struct fuzz_in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static inline uint64_t fuzz_take(struct fuzz_in *in, unsigned bytes)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < bytes; i++) {
+		v |= (uint64_t)(in->n ? *in->p : 0) << (8 * i);
+		if (in->n)
+			in->p++, in->n--;
+	}
+	return v;
+}
+
+/* Up to n bytes into out (zero-filled past the end of the input). */
+static inline void fuzz_take_buf(struct fuzz_in *in, void *out, size_t n)
+{
+	size_t k = n < in->n ? n : in->n;
+
+	memcpy(out, in->p, k);
+	memset((uint8_t *)out + k, 0, n - k);
+	in->p += k;
+	in->n -= k;
+}
+
+#endif
