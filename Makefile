@@ -38,6 +38,8 @@ LDLIBS   += $(shell pkg-config --libs libunwind 2>/dev/null || echo -lunwind)
 LDLIBS   += $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
 # capstone (Debian libcapstone-dev): disassembly of JIT code (uebpf prog dump jited)
 LDLIBS   += $(shell pkg-config --libs capstone 2>/dev/null || echo -lcapstone)
+# libmd (Debian libmd-dev): SHA-256 for program tags (the kernel's bpf_prog_calc_tag)
+LDLIBS   += $(shell pkg-config --libs libmd 2>/dev/null || echo -lmd)
 
 LIB_SRCS  := $(sort $(shell find src -name '*.c'))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

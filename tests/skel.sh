@@ -59,7 +59,7 @@ printf '#include "skel_test.h"\n#include "skel_test.skel.h"\nint main() { auto *
 if command -v g++ >/dev/null; then
 	ok compiles-cxx g++ -Wall -Wextra -Werror -I"$top/include" -I. -I"$top/tests/skel" -fsyntax-only cxx.cc
 fi
-libs="-lpthread $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) $(pkg-config --libs libelf 2>/dev/null || echo -lelf)"
+libs="-lpthread $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) $(pkg-config --libs libelf 2>/dev/null || echo -lelf) $(pkg-config --libs libmd 2>/dev/null || echo -lmd)"
 # shellcheck disable=SC2086
 ok links gcc -o skel_user skel_user.o "$LIB" $libs
 out=$(./skel_user 2>&1); rc=$?

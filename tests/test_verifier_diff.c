@@ -419,3 +419,38 @@ UT_TEST(ld_abs_negative_offsets_as_the_kernel)
 	}
 }
 
+
+/* ---- Loops around bpf_loop ---- */
+
+#define LD_FUNC(d, off) I(BPF_LD | BPF_IMM | BPF_DW, d, BPF_PSEUDO_FUNC, 0, off), I(0, 0, 0, 0, 0)
+
+/* for (r6 = 3; r6 > 0; r6--) bpf_loop(1, cb, NULL, 0); cb returns 0. */
+PROG(loop_around_bpf_loop, BPF_PROG_TYPE_XDP, MOV_K(6, 3), MOV_K(1, 1), LD_FUNC(2, 8),
+     MOV_K(3, 0), MOV_K(4, 0), CALL(BPF_FUNC_loop), ADD_K(6, -1),
+     I(BPF_JMP | BPF_JGT | BPF_K, 6, 0, -8, 0), MOV_K(0, 2), EXIT, MOV_K(0, 0), EXIT),
+     .funcs = 2, .starts = { 0, 12 } };
+
+UT_TEST(bounded_loop_around_bpf_loop_as_the_kernel)
+{
+	both(&loop_around_bpf_loop);
+}
+
+/*
+ * The same loop with no progress: "if r10 >= 47" never fails (r10 is a stack address).
+ * uebpf refuses it as an infinite loop. The kernel 6.18 accepts it (its convergence
+ * rule for callbacks also prunes the outer loop at the bpf_loop call) and would spin
+ * forever when run: this one is not loaded into the kernel. Found by the soundness fuzz.
+ */
+PROG(endless_loop_around_bpf_loop, BPF_PROG_TYPE_XDP, MOV_K(1, 0), LD_FUNC(2, 7), MOV_K(3, 0),
+     MOV_K(4, 0), CALL(BPF_FUNC_loop), I(BPF_JMP | BPF_JGE | BPF_K, 10, 0, -7, 47), MOV_K(0, 2),
+     EXIT, MOV_K(0, 0), EXIT) };
+
+UT_TEST(endless_loop_around_bpf_loop_is_refused)
+{
+	setup();
+	int fd = load_side(&endless_loop_around_bpf_loop, &us, 0);
+	UT_CHECK(fd < 0, "uebpf accepted a loop that never ends");
+	if (fd >= 0)
+		close(fd);
+	UT_CHECK_STR(us.log, "infinite loop detected at insn 5");
+}

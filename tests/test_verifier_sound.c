@@ -21,6 +21,7 @@
  * kernel.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -719,11 +720,27 @@ static void fill_packet(struct gen *r, uint8_t *pkt, uint32_t len)
 	}
 }
 
+/* A verified program that never finishes (the fast run has no budget) is a verifier
+ * bug too: a watchdog names it and stops the test. */
+#define WATCHDOG_S 60
+static const struct gen *running;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	fprintf(stderr, "  UNSOUND: an accepted program still runs after %d s (a loop the verifier "
+		"should have refused)\n", WATCHDOG_S);
+	if (running)
+		dump(running);
+	_exit(1);
+}
+
 /* Runs an accepted program checked and fast on a few packets; 0 if all is well. */
 static int check_sound(const struct gen *g, int fast_fd, int map, struct gen *r)
 {
 	int checked = load(g, UEBPF_F_PROG_UNVERIFIED, NULL, 0);
 	int bad = 0;
+
 
 	if (checked < 0) {
 		/* unreached garbage is fine to the verifier (the loader traps it), not to the
@@ -731,6 +748,9 @@ static int check_sound(const struct gen *g, int fast_fd, int map, struct gen *r)
 		UT_CHECK(g->mutated, "the accepted program does not load unverified: %d", checked);
 		return -1;
 	}
+	running = g;
+	signal(SIGALRM, on_alarm);
+	alarm(WATCHDOG_S);
 	for (int i = 0; i < 8 && !bad; i++) {
 		uint8_t pkt[128];
 		uint32_t len = 14 + pick(r, 100), rc, rf;
@@ -746,6 +766,7 @@ static int check_sound(const struct gen *g, int fast_fd, int map, struct gen *r)
 			bad = 1;
 		}
 	}
+	alarm(0);
 	close(checked);
 	if (bad)
 		dump(g);

@@ -29,6 +29,7 @@ static int (*const cmds[])(union bpf_attr *attr, unsigned int size) = {
 	[BPF_PROG_GET_FD_BY_ID] = ub_cmd_prog_get_fd_by_id,
 	[BPF_ENABLE_STATS] = ub_cmd_enable_stats,
 	[BPF_BTF_LOAD] = ub_cmd_btf_load,
+	[BPF_BTF_GET_FD_BY_ID] = ub_cmd_btf_get_fd_by_id,
 	[BPF_MAP_LOOKUP_BATCH] = ub_cmd_map_lookup_batch,
 	[BPF_MAP_LOOKUP_AND_DELETE_BATCH] = ub_cmd_map_lookup_and_delete_batch,
 	[BPF_MAP_UPDATE_BATCH] = ub_cmd_map_update_batch,

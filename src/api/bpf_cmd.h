@@ -38,6 +38,7 @@ int ub_cmd_prog_get_next_id(union bpf_attr *attr, unsigned int size);
 int ub_cmd_prog_get_fd_by_id(union bpf_attr *attr, unsigned int size);
 int ub_cmd_enable_stats(union bpf_attr *attr, unsigned int size);
 int ub_cmd_btf_load(union bpf_attr *attr, unsigned int size);
+int ub_cmd_btf_get_fd_by_id(union bpf_attr *attr, unsigned int size);
 int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size);
 int ub_cmd_obj_get(union bpf_attr *attr, unsigned int size);
 int ub_cmd_obj_get_info(union bpf_attr *attr, unsigned int size);

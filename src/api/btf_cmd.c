@@ -3,6 +3,7 @@
  * object behind a real fd: a memfd holding the raw bytes, so tools can read them back.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,22 @@
 #define LOG_MIN_SIZE	128u		/* bpf_verifier_log_attr_valid() */
 #define LOG_LEVEL_MASK	7u		/* BPF_LOG_MASK */
 
+/* The live BTF objects: a map keeps its BTF alive after the user closed the BTF fd, and
+ * BPF_BTF_GET_FD_BY_ID must still find it then (no fd of it is in the fd table). */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ub_btf_obj *live;
+
 static void btf_release(struct ub_obj *obj)
 {
 	struct ub_btf_obj *o = (struct ub_btf_obj *)obj;
 
+	pthread_mutex_lock(&live_lock);
+	for (struct ub_btf_obj **pp = &live; *pp; pp = &(*pp)->next)
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	pthread_mutex_unlock(&live_lock);
 	ub_btf_free(o->btf);
 	if (o->obj.fd >= 0)
 		close(o->obj.fd);
@@ -81,11 +94,33 @@ static int make_fd(const void *data, size_t size)
 	return fd;
 }
 
+/* The object for a parsed blob (taking btf over; freed on failure), listed as live. */
+static struct ub_btf_obj *btf_obj_new(struct ub_btf *btf, const void *data, uint32_t size)
+{
+	struct ub_btf_obj *o = calloc(1, sizeof(*o));
+	int fd = o ? make_fd(data, size) : -ENOMEM;
+
+	if (fd < 0) {
+		free(o);
+		ub_btf_free(btf);
+		return NULL;
+	}
+	o->obj = (struct ub_obj){ .type = UB_OBJ_BTF, .refcnt = 1, .release = btf_release,
+				  .fd = fd };
+	o->btf = btf;
+	o->size = size;
+	pthread_mutex_lock(&live_lock);
+	o->next = live;
+	live = o;
+	pthread_mutex_unlock(&live_lock);
+	return o;
+}
+
 int ub_cmd_btf_load(union bpf_attr *attr, unsigned int size)
 {
 	struct ub_log log;
 	struct ub_btf *btf = NULL;
-	char why[256];
+	char why[256] = "";
 
 	if (ub_attr_tail_zero(attr, UB_ATTR_END(btf_log_level)))
 		return -EINVAL;
@@ -108,18 +143,114 @@ int ub_cmd_btf_load(union bpf_attr *attr, unsigned int size)
 		ub_set_error("BPF_BTF_LOAD: %s", log.buf[0] ? log.buf : "invalid BTF");
 		return err;
 	}
-	struct ub_btf_obj *o = calloc(1, sizeof(*o));
-	int fd = o ? make_fd(U64_PTR(attr->btf), attr->btf_size) : -ENOMEM;
-	if (fd < 0) {
-		free(o);
-		ub_btf_free(btf);
-		return fd;
-	}
-	o->obj = (struct ub_obj){ .type = UB_OBJ_BTF, .refcnt = 1, .release = btf_release,
-				  .fd = fd };
-	o->btf = btf;
+	struct ub_btf_obj *o = btf_obj_new(btf, U64_PTR(attr->btf), attr->btf_size);
+	if (!o)
+		return -ENOMEM;
 	int ufd = ub_obj_publish(&o->obj);
 	if (ufd < 0)
 		btf_release(&o->obj);
 	return ufd;
+}
+
+struct ub_btf_obj *ub_btf_obj_from_blob(const void *data, uint32_t size, char *why,
+					size_t whysz)
+{
+	struct ub_log log;
+	struct ub_btf *btf = NULL;
+
+	ub_log_init(&log, why, whysz);
+	if (size > BTF_MAX_SIZE || ub_btf_parse(data, size, &btf, &log) ||
+	    check_struct_locks(btf, &log)) {
+		if (!why[0])
+			snprintf(why, whysz, "invalid BTF");
+		ub_btf_free(btf);
+		return NULL;
+	}
+	struct ub_btf_obj *o = btf_obj_new(btf, data, size);
+	if (!o) {
+		snprintf(why, whysz, "out of memory");
+		return NULL;
+	}
+	/* An id, as every BTF object has: given when an fd is first installed. The fd is
+	 * closed at once; the table drops its entry at the next sweep. */
+	int fd = ub_obj_publish(&o->obj);
+	if (fd < 0) {
+		snprintf(why, whysz, "%s", strerror(-fd));
+		btf_release(&o->obj);
+		return NULL;
+	}
+	close(fd);
+	ub_obj_sweep();
+	return o;
+}
+
+int ub_btf_obj_read(const struct ub_btf_obj *o, void *buf)
+{
+	ssize_t n = pread(o->obj.fd, buf, o->size, 0);
+	return n == (ssize_t)o->size ? 0 : n < 0 ? -errno : -EIO;
+}
+
+/* Takes a reference unless the object is already on its way out (refcount 0). */
+static int hold_live(struct ub_btf_obj *o)
+{
+	int n = __atomic_load_n(&o->obj.refcnt, __ATOMIC_ACQUIRE);
+
+	while (n > 0)
+		if (__atomic_compare_exchange_n(&o->obj.refcnt, &n, n + 1, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return 1;
+	return 0;
+}
+
+int ub_cmd_btf_get_fd_by_id(union bpf_attr *attr, unsigned int size)
+{
+	struct ub_btf_obj *o;
+
+	if (ub_attr_tail_zero(attr, UB_ATTR_END(open_flags)) || attr->open_flags)
+		return -EINVAL;
+	pthread_mutex_lock(&live_lock);
+	for (o = live; o && !(o->obj.id == attr->btf_id && hold_live(o)); o = o->next)
+		;
+	pthread_mutex_unlock(&live_lock);
+	if (!o)
+		return -ENOENT;
+	int fd = ub_obj_publish(&o->obj);
+	if (fd < 0)
+		ub_obj_put(&o->obj);
+	return fd;
+}
+
+/* As the kernel's btf_get_info_by_fd(): the raw blob (as much as fits), its size, the id
+ * and the name (empty for user BTF; -ENOSPC when the name buffer is too small). */
+int ub_btf_info(const struct ub_btf_obj *o, union bpf_attr *attr)
+{
+	struct bpf_btf_info info;
+	uint32_t len = attr->info.info_len;
+	unsigned char *u = U64_PTR(attr->info.info);
+
+	for (uint32_t i = sizeof(info); u && i < len; i++)
+		if (u[i])
+			return -E2BIG;
+	if (len > sizeof(info))
+		len = sizeof(info);
+	if (!u && len)
+		return -EFAULT;
+	memset(&info, 0, sizeof(info));
+	memcpy(&info, u, len);
+	info.id = o->obj.id;
+	if (info.btf && info.btf_size) {
+		uint32_t n = info.btf_size < o->size ? info.btf_size : o->size;
+		if (pread(o->obj.fd, U64_PTR(info.btf), n, 0) != (ssize_t)n)
+			return -EFAULT;
+	}
+	info.btf_size = o->size;
+	info.kernel_btf = 0;
+	if (!info.name != !info.name_len)
+		return -EINVAL;
+	if (info.name)
+		*(char *)U64_PTR(info.name) = '\0';	/* user BTF has no name */
+	info.name_len = 0;
+	memcpy(u, &info, len);
+	attr->info.info_len = len;
+	return 0;
 }

@@ -13,6 +13,7 @@
 #include "maps/map.h"
 #include "maps/shm.h"
 #include "api/prog_obj.h"
+#include "api/btf_obj.h"
 #include <sys/mman.h>
 
 #define U64_PTR(x) ((void *)(uintptr_t)(x))
@@ -246,6 +247,11 @@ static int map_info(struct ub_map *map, union bpf_attr *attr)
 	/* As bpf_map_flags_retain_permanent(): RDONLY/WRONLY belong to the fd, not the map. */
 	info.map_flags = map->flags & ~(uint32_t)(BPF_F_RDONLY | BPF_F_WRONLY);
 	memcpy(info.name, map->hdr->name, sizeof(info.name));
+	if (map->btf) {
+		info.btf_id = map->btf->obj.id;
+		info.btf_key_type_id = map->btf_key_type_id;
+		info.btf_value_type_id = map->btf_value_type_id;
+	}
 	info.name[sizeof(info.name) - 1] = '\0';
 	if (!u && len)
 		return -EFAULT;
@@ -262,6 +268,12 @@ int ub_cmd_obj_get_info(union bpf_attr *attr, unsigned int size)
 	if (map) {
 		int err = map_info(map, attr);
 		ub_map_put(map);
+		return err;
+	}
+	struct ub_btf_obj *b = ub_btf_obj_get((int)attr->info.bpf_fd);
+	if (b) {
+		int err = ub_btf_info(b, attr);
+		ub_obj_put(&b->obj);
 		return err;
 	}
 	struct ub_prog_obj *p = ub_prog_obj_get((int)attr->info.bpf_fd);

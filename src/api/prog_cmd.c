@@ -16,6 +16,7 @@
 #include "maps/map.h"
 #include "verifier/verifier.h"
 #include "vm/vm.h"
+#include "jit/jit.h"
 
 #define U64_PTR(x) ((void *)(uintptr_t)(x))
 #define UB_MAXINSNS (1u << 20)		/* BPF_COMPLEXITY_LIMIT_INSNS */
@@ -331,6 +332,8 @@ static int load(union bpf_attr *attr, const struct ub_prog_type *pt, struct ub_l
 	p->insn_cnt = (uint32_t)cnt;
 	memcpy(p->name, attr->prog_name, sizeof(p->name));
 	p->name[sizeof(p->name) - 1] = '\0';
+	ub_prog_calc_tag(insns, (uint32_t)cnt, p->tag);
+	p->gpl_compatible = (uint8_t)ub_prog_license_gpl(U64_PTR(attr->license));
 	struct timespec ts;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	p->load_time = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -434,7 +437,15 @@ int ub_prog_info(struct ub_prog_obj *p, union bpf_attr *attr)
 	info.run_cnt = __atomic_load_n(&p->prog->run_cnt, __ATOMIC_RELAXED);
 	info.run_time_ns = __atomic_load_n(&p->prog->run_time_ns, __ATOMIC_RELAXED);
 	info.xlated_prog_len = p->insn_cnt * (uint32_t)sizeof(struct bpf_insn);
+	info.jited_prog_len = p->prog->jit ? (uint32_t)p->prog->jit->size : 0;
+	if (in.jited_prog_insns && in.jited_prog_len && info.jited_prog_len)
+		memcpy(U64_PTR(in.jited_prog_insns), p->prog->jit->code,
+		       in.jited_prog_len < info.jited_prog_len ? in.jited_prog_len
+							       : info.jited_prog_len);
+	info.jited_prog_insns = in.jited_prog_insns;
 	memcpy(info.name, p->name, sizeof(info.name));
+	memcpy(info.tag, p->tag, sizeof(info.tag));
+	info.gpl_compatible = p->gpl_compatible;
 	if (in.xlated_prog_insns && in.xlated_prog_len)
 		memcpy(U64_PTR(in.xlated_prog_insns), p->orig_insns,
 		       in.xlated_prog_len < info.xlated_prog_len ? in.xlated_prog_len

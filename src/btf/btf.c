@@ -25,6 +25,7 @@ struct ub_btf {
 	uint32_t str_len;
 	const struct btf_type **types;	/* [0] is NULL (void) */
 	uint32_t nr;			/* number of ids including void */
+	struct ub_core_index *core_idx;	/* CO-RE's name index (core.c), built on first use */
 };
 
 #define BTF_ERR(log, ...) (ub_log_printf((log), "BTF: " __VA_ARGS__), ub_log_printf((log), "\n"), -EINVAL)
@@ -365,6 +366,7 @@ void ub_btf_free(struct ub_btf *btf)
 {
 	if (!btf)
 		return;
+	ub_core_index_free(btf->core_idx);
 	free(btf->types);
 	free(btf->raw);
 	free(btf);
@@ -461,6 +463,11 @@ const void *ub_btf_raw(const struct ub_btf *btf, size_t *size)
 {
 	*size = btf->size;
 	return btf->raw;
+}
+
+struct ub_core_index **ub_btf_core_index_slot(const struct ub_btf *btf)
+{
+	return &((struct ub_btf *)btf)->core_idx;
 }
 
 uint32_t ub_btf_type_cnt(const struct ub_btf *btf)

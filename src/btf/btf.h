@@ -94,6 +94,11 @@ int ub_core_patch(const struct bpf_core_relo *relo, const struct ub_core_res *re
 int ub_core_apply(const struct ub_btf *local, const struct ub_btf *target,
 		  const struct bpf_core_relo *relo, struct bpf_insn *insns, size_t cnt,
 		  struct ub_log *log);
+/* CO-RE's index of a target BTF's types by essential name: built by core.c on the first
+ * relocation against that BTF (thread-safe), kept in the BTF and freed with it. */
+struct ub_core_index;
+struct ub_core_index **ub_btf_core_index_slot(const struct ub_btf *btf);
+void ub_core_index_free(struct ub_core_index *idx);
 /* Length of a name without its "___flavor" suffix; relocation kind names for messages. */
 size_t ub_core_essential_len(const char *name);
 const char *ub_core_kind_name(uint32_t kind);

@@ -715,6 +715,83 @@ static void core_log_err(struct ub_log *log, const struct bpf_core_relo *r, cons
 		      ub_btf_str(lb, r->access_str_off), why);
 }
 
+/*
+ * ---- candidate index ----
+ * A linear search over vmlinux's ~100k types cost ~2.5 ms per relocation. The index chains
+ * every named type by a hash of its essential name (head[bucket] and next[id] hold ids; 0,
+ * void, ends a chain), in increasing id order so candidates come as the linear search found
+ * them. Built once per target BTF, on first use, and kept with it.
+ */
+struct ub_core_index {
+	uint32_t mask;		/* buckets - 1 (a power of two) */
+	uint32_t *head;
+	uint32_t *next;
+};
+
+static uint32_t core_name_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+void ub_core_index_free(struct ub_core_index *idx)
+{
+	if (!idx)
+		return;
+	free(idx->head);
+	free(idx->next);
+	free(idx);
+}
+
+static struct ub_core_index *core_index_build(const struct ub_btf *tb)
+{
+	uint32_t nr = ub_btf_type_cnt(tb), nb = 16;
+	struct ub_core_index *idx = calloc(1, sizeof(*idx));
+
+	while (nb < nr && nb < (1u << 30))
+		nb <<= 1;
+	if (idx) {
+		idx->head = calloc(nb, sizeof(uint32_t));
+		idx->next = calloc(nr ? nr : 1, sizeof(uint32_t));
+	}
+	if (!idx || !idx->head || !idx->next) {
+		ub_core_index_free(idx);
+		return NULL;
+	}
+	idx->mask = nb - 1;
+	for (uint32_t id = nr ? nr - 1 : 0; id >= 1; id--) {	/* prepend: chains ascend */
+		const char *nm = ub_btf_str(tb, ub_btf_type(tb, id)->name_off);
+		size_t len = ub_core_essential_len(nm);
+		if (!len)
+			continue;
+		uint32_t b = core_name_hash(nm, len) & idx->mask;
+		idx->next[id] = idx->head[b];
+		idx->head[b] = id;
+	}
+	return idx;
+}
+
+/* The target's index, building it if this is the first relocation against it. Threads may
+ * race to build: one wins the slot, the others free theirs. NULL when out of memory. */
+static const struct ub_core_index *core_index(const struct ub_btf *tb)
+{
+	struct ub_core_index **slot = ub_btf_core_index_slot(tb);
+	struct ub_core_index *idx = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *none = NULL;
+
+	if (idx)
+		return idx;
+	if (!(idx = core_index_build(tb)))
+		return NULL;
+	if (!__atomic_compare_exchange_n(slot, &none, idx, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		ub_core_index_free(idx);
+		idx = none;
+	}
+	return idx;
+}
+
 /* Every candidate that matches; they must agree. No candidate: the "not found" result. */
 static int core_candidates(const struct core_spec *ls, const struct ub_btf *tb,
 			   const struct bpf_core_relo *r, struct ub_core_res *res,
@@ -727,14 +804,19 @@ static int core_candidates(const struct core_spec *ls, const struct ub_btf *tb,
 	uint64_t first_off = 0;
 	int n = 0, err = 0;
 
-	if (!ts)
+	const struct ub_core_index *idx = core_index(tb);
+
+	if (!ts || !idx) {
+		free(ts);
 		return -ENOMEM;
+	}
 	if (!llen) {
 		core_log_err(log, r, ls->btf, "an anonymous type cannot be relocated");
 		free(ts);
 		return -EINVAL;
 	}
-	for (uint32_t id = 1; id < ub_btf_type_cnt(tb) && !err; id++) {
+	for (uint32_t id = idx->head[core_name_hash(lname, llen) & idx->mask]; id && !err;
+	     id = idx->next[id]) {
 		const struct btf_type *t = ub_btf_type(tb, id);
 		const char *nm = ub_btf_str(tb, t->name_off);
 		struct ub_core_res cr;

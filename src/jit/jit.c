@@ -52,6 +52,7 @@ struct jctx {
 	const struct uebpf_prog *prog;
 	int checked;
 	int direct;		/* trusted code that needs no run (jit.h) */
+	int may_fault, uses_run;	/* note_needs() */
 	uint8_t save_mask;	/* which of saved_reg[] the prologues save */
 	uint32_t *off;		/* per insn: start of its body code */
 	uint32_t *entry;	/* per insn: start of its prologue if a function entry, else 0 */
@@ -407,6 +408,22 @@ static void emit_stubs(struct jctx *j)
 
 /* ---- Function entries and the two passes ---- */
 
+/*
+ * What an instruction asks of the run. Trusted code faults only through callx (a bad
+ * target) or a callback whose run faulted (checked code can fault anywhere): programs
+ * that cannot fault skip setjmp. Code that calls no helper, loads no packet bytes and
+ * makes no callable values never looks at its run at all (a direct image).
+ */
+static void note_needs(struct jctx *j, int op, int fmt, const struct bpf_insn *in)
+{
+	if (op == UB_OP_CALLX || op == UB_OP_LDDW_FUNC ||
+	    (op == UB_OP_CALL && (in->imm == BPF_FUNC_loop || in->imm == BPF_FUNC_for_each_map_elem)))
+		j->may_fault = 1;
+	if (fmt == UB_FMT_CALL || fmt == UB_FMT_CALLX || fmt == UB_FMT_LDABS ||
+	    fmt == UB_FMT_LDIND || op == UB_OP_LDDW_FUNC)
+		j->uses_run = 1;
+}
+
 static int mark_entries(struct jctx *j)
 {
 	const struct bpf_insn *in = j->prog->insns;
@@ -434,6 +451,7 @@ static int mark_entries(struct jctx *j)
 				return -EINVAL;
 			j->is_entry[t] |= MARK_TARGET;
 		}
+		note_needs(j, op, fmt, &in[i]);
 		if (fmt == UB_FMT_LDDW)
 			i++;
 	}
@@ -464,39 +482,6 @@ static void emit_all(struct jctx *j)
 			j->off[++i] = (uint32_t)j->x.len;
 	}
 	emit_stubs(j);
-}
-
-/*
- * Trusted code faults only through callx (a bad target) or a callback whose run faulted;
- * checked code can fault anywhere. Programs that cannot fault skip setjmp.
- */
-static int may_fault(const struct uebpf_prog *prog, const int16_t *ops)
-{
-	for (size_t i = 0; i < prog->cnt; i++) {
-		const struct bpf_insn *in = &prog->insns[i];
-		int op = ops[i];
-		if (op == UB_OP_CALLX || op == UB_OP_LDDW_FUNC ||
-		    (op == UB_OP_CALL && (in->imm == BPF_FUNC_loop ||
-					  in->imm == BPF_FUNC_for_each_map_elem)))
-			return 1;
-		if (ub_ops[op].fmt == UB_FMT_LDDW)
-			i++;
-	}
-	return 0;
-}
-
-/* Does trusted code of this program ever look at its run (ub_run_cur or r12)? */
-static int uses_run(const struct uebpf_prog *prog, const int16_t *ops)
-{
-	for (size_t i = 0; i < prog->cnt; i++) {
-		int fmt = ub_ops[ops[i]].fmt;
-		if (fmt == UB_FMT_CALL || fmt == UB_FMT_CALLX || fmt == UB_FMT_LDABS ||
-		    fmt == UB_FMT_LDIND || ops[i] == UB_OP_LDDW_FUNC)
-			return 1;
-		if (fmt == UB_FMT_LDDW)
-			i++;
-	}
-	return 0;
 }
 
 /* Which of saved_reg[] (r6-r9's) a direct program writes or reads anywhere. */
@@ -629,7 +614,7 @@ int ub_jit_compile(struct uebpf_prog *prog, int checked, struct ub_log *log)
 	int err = !img || !j.off || !j.entry || !j.is_entry || !j.ops || (harden && !j.keys)
 		  ? -ENOMEM : mark_entries(&j);
 	if (!err) {
-		j.direct = !checked && !may_fault(prog, j.ops) && !uses_run(prog, j.ops);
+		j.direct = !checked && !j.may_fault && !j.uses_run;
 		j.save_mask = j.direct ? used_saved(prog) : (1u << NSAVED) - 1;
 		err = emit_image(&j, img);
 	}
@@ -646,7 +631,7 @@ int ub_jit_compile(struct uebpf_prog *prog, int checked, struct ub_log *log)
 		img->tramp_off = j.stub_cbtramp;
 		img->stubs_off = j.stubs;
 		img->hardened = harden;
-		img->needs_jmpbuf = checked || may_fault(prog, j.ops);
+		img->needs_jmpbuf = checked || j.may_fault;
 		img->direct = j.direct;
 		img->tail_off = j.direct ? j.stub_tail : j.off[0];
 		prog->jit = img;

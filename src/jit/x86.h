@@ -47,8 +47,9 @@ enum { XG2_ROL = 0, XG2_SHL = 4, XG2_SHR = 5, XG2_SAR = 7 };
 enum { XG3_TEST = 0, XG3_NEG = 3, XG3_MUL = 4, XG3_DIV = 6, XG3_IDIV = 7 };
 enum { XG5_CALL = 2, XG5_JMP = 4 };
 
+/* Bytes past cap are counted, not written: the caller grows the buffer and emits again. */
 struct ub_x86 {
-	uint8_t *buf;	/* NULL while measuring */
+	uint8_t *buf;
 	size_t len;
 	size_t cap;
 	int overflow;
@@ -56,15 +57,20 @@ struct ub_x86 {
 
 static inline void x_byte(struct ub_x86 *x, uint8_t b)
 {
-	if (x->buf && x->len < x->cap)
+	if (x->len < x->cap)
 		x->buf[x->len] = b;
-	else if (x->buf)
+	else
 		x->overflow = 1;
 	x->len++;
 }
 
 static inline void x_u32(struct ub_x86 *x, uint32_t v)
 {
+	if (x->len + 4 <= x->cap) {
+		memcpy(x->buf + x->len, &v, 4);	/* little-endian, as x86 wants */
+		x->len += 4;
+		return;
+	}
 	for (int i = 0; i < 4; i++)
 		x_byte(x, (uint8_t)(v >> (8 * i)));
 }

@@ -82,6 +82,8 @@ static void map_release(struct ub_obj *obj)
 	if (map->ops && map->ops->release)
 		map->ops->release(map);
 	free(map->priv);
+	if (map->btf)
+		ub_obj_put(&map->btf->obj);
 	if (map->data)
 		ub_shm_unmap(map->data, map->map_size);	/* gives back a creation's charge */
 	if (map->obj.fd >= 0)
@@ -384,6 +386,115 @@ static void fill_hdr(struct ub_shm_hdr *h, const union bpf_attr *attr, size_t da
 	h->map_extra = attr->map_extra;
 }
 
+/*
+ * A map's BTF lives in its file, so that a process opening the pin has it too: the raw
+ * blob between the data region and the header page (page aligned), described by a record
+ * in the header page past struct ub_shm_hdr. A file without BTF has neither, exactly as
+ * before; a build that does not know the record refuses a file with one (its size does not
+ * add up), rather than misreading it.
+ */
+#define UB_SHM_BTF_MAGIC	"UEBPFBTF"
+#define UB_SHM_BTF_OFF		2048u	/* in the header page */
+
+struct ub_shm_btf {
+	char magic[8];
+	uint32_t size;			/* bytes of the blob */
+	uint32_t key_type_id, value_type_id;
+	uint32_t pad;
+	uint64_t checksum;		/* FNV-1a of this record (checksum as 0), then the blob */
+};
+_Static_assert(sizeof(struct ub_shm_hdr) <= UB_SHM_BTF_OFF, "BTF record overlaps the header");
+
+static uint64_t btf_checksum(const struct ub_shm_btf *r, const uint8_t *blob)
+{
+	struct ub_shm_btf c = *r;
+	const uint8_t *p = (const uint8_t *)&c;
+	uint64_t x = 0xcbf29ce484222325ull;
+
+	c.checksum = 0;
+	for (size_t i = 0; i < sizeof(c); i++)
+		x = (x ^ p[i]) * 0x100000001b3ull;
+	for (size_t i = 0; i < r->size; i++)
+		x = (x ^ blob[i]) * 0x100000001b3ull;
+	return x;
+}
+
+/* The BTF object a BPF_MAP_CREATE names (already checked), or NULL when it names none. */
+static struct ub_btf_obj *create_btf(const union bpf_attr *attr)
+{
+	if (!attr->btf_key_type_id && !attr->btf_value_type_id)
+		return NULL;
+	return ub_btf_obj_get((int)attr->btf_fd);
+}
+
+/* Writes the blob and its record into a fresh file's memory; data is the data size and
+ * region the blob's page-aligned size. */
+static int store_btf(struct ub_map *map, const union bpf_attr *attr, size_t data, size_t region)
+{
+	struct ub_btf_obj *o = map->btf;
+	uint8_t *blob = map->data + data;
+	struct ub_shm_btf *r = (struct ub_shm_btf *)((uint8_t *)map->hdr + UB_SHM_BTF_OFF);
+	int err = ub_btf_obj_read(o, blob);
+
+	if (err)
+		return err;
+	memcpy(r->magic, UB_SHM_BTF_MAGIC, 8);
+	r->size = o->size;
+	r->key_type_id = map->btf_key_type_id = attr->btf_key_type_id;
+	r->value_type_id = map->btf_value_type_id = attr->btf_value_type_id;
+	r->checksum = btf_checksum(r, blob);
+	(void)region;
+	return 0;
+}
+
+/* The BTF region of a file being opened, from the record in its header page: its size
+ * (0 if the file has none) into *region, or the reason it is unusable. */
+static const char *btf_region(const struct ub_shm_btf *r, const struct ub_shm_hdr *h,
+			      size_t file_size, size_t *region)
+{
+	*region = 0;
+	if (memcmp(r->magic, UB_SHM_BTF_MAGIC, 8))
+		return NULL;
+	*region = ub_shm_page_align(r->size);
+	if (!r->size || h->data_size > file_size ||
+	    *region != file_size - UB_SHM_HDR_SIZE - h->data_size)
+		return "BTF size does not match the file size";
+	return NULL;
+}
+
+/* Makes the BTF object of a pinned map from the copy in its file (validated as any
+ * untrusted BTF, and against the map as BPF_MAP_CREATE would). */
+static const char *load_btf(struct ub_map *map, const struct ub_shm_btf *rec, char *why,
+			    size_t whysz)
+{
+	struct ub_shm_btf r = *rec;	/* the shared record could change under us */
+	uint8_t *blob = malloc(r.size ? r.size : 1);
+
+	if (!blob)
+		return "out of memory";
+	memcpy(blob, map->data + map->hdr->data_size, r.size);
+	if (btf_checksum(&r, blob) != r.checksum) {
+		free(blob);
+		return "BTF checksum mismatch";
+	}
+	struct ub_btf_obj *o = ub_btf_obj_from_blob(blob, r.size, why, whysz);
+	free(blob);
+	if (!o)
+		return why;
+	union bpf_attr a = { .map_type = map->type, .key_size = map->key_size,
+			     .value_size = map->value_size, .max_entries = map->max_entries,
+			     .btf_key_type_id = r.key_type_id, .btf_value_type_id = r.value_type_id };
+	int32_t lock_off;
+	if (!r.value_type_id || check_btf_types(&a, o->btf, &lock_off) || lock_off != map->lock_off) {
+		ub_obj_put(&o->obj);
+		return "BTF does not describe the map";
+	}
+	map->btf = o;
+	map->btf_key_type_id = r.key_type_id;
+	map->btf_value_type_id = r.value_type_id;
+	return NULL;
+}
+
 int ub_map_create(const union bpf_attr *attr)
 {
 	const struct ub_map_ops *ops = ub_map_ops_for(attr->map_type);
@@ -411,19 +522,30 @@ int ub_map_create(const union bpf_attr *attr)
 		return -E2BIG;
 	probe.data_size = data;
 
+	struct ub_btf_obj *btf = create_btf(attr);
+	size_t region = btf ? ub_shm_page_align(btf->size) : 0;
+	size_t total = data + region + UB_SHM_HDR_SIZE;
 	void *mem;
-	int fd = ub_shm_create(attr->map_name, data + UB_SHM_HDR_SIZE, &mem);
-	if (fd < 0)
+	int fd = ub_shm_create(attr->map_name, total, &mem);
+	if (fd < 0) {
+		if (btf)
+			ub_obj_put(&btf->obj);
 		return fd;
-	struct ub_shm_hdr *h = (struct ub_shm_hdr *)((uint8_t *)mem + data);
+	}
+	struct ub_shm_hdr *h = (struct ub_shm_hdr *)((uint8_t *)mem + data + region);
 	*h = probe;
-	struct ub_map *map = map_new(ops, fd, mem, data + UB_SHM_HDR_SIZE);
+	struct ub_map *map = map_new(ops, fd, mem, total);
 	if (!map) {
-		ub_shm_unmap(mem, data + UB_SHM_HDR_SIZE);
+		if (btf)
+			ub_obj_put(&btf->obj);
+		ub_shm_unmap(mem, total);
 		close(fd);
 		return -ENOMEM;
 	}
-	err = ops->init(map);
+	map->btf = btf;
+	err = btf ? store_btf(map, attr, data, region) : 0;
+	if (!err)
+		err = ops->init(map);
 	/* A family may settle a field in init (LRU rounds max_entries): checksum the result. */
 	h->checksum = ub_shm_hdr_checksum(h);
 	/* The creating fd's access: BPF_F_RDONLY / BPF_F_WRONLY of the request. */
@@ -451,13 +573,13 @@ static int foreign_file(char *err, size_t errsz, const char *why)
 }
 
 /* Header checks before trusting any size from the file (the magic is checked before). */
-static const char *check_hdr(const struct ub_shm_hdr *h, size_t file_size)
+static const char *check_hdr(const struct ub_shm_hdr *h, size_t file_size, size_t region)
 {
 	if (h->version != UB_SHM_VERSION)
 		return "unsupported version";
 	if (h->hdr_size != sizeof(*h))
 		return "header size mismatch";
-	if (h->data_size + UB_SHM_HDR_SIZE != file_size || h->data_size % UB_SHM_PAGE)
+	if (h->data_size + region + UB_SHM_HDR_SIZE != file_size || h->data_size % UB_SHM_PAGE)
 		return "data size does not match the file size";
 	const struct ub_map_ops *ops = ub_map_ops_for(h->map_type);
 	if (!ops)
@@ -497,7 +619,14 @@ int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
 		return bad_file(err, errsz, "cannot read the header");
 	if (memcmp(h.magic, UB_SHM_MAGIC, 8))
 		return foreign_file(err, errsz, "bad magic");
-	const char *why = check_hdr(&h, (size_t)st.st_size);
+	struct ub_shm_btf rec;
+	size_t region;
+	if (pread(file_fd, &rec, sizeof(rec), st.st_size - UB_SHM_HDR_SIZE + UB_SHM_BTF_OFF) !=
+	    (ssize_t)sizeof(rec))
+		return bad_file(err, errsz, "cannot read the header");
+	const char *why = btf_region(&rec, &h, (size_t)st.st_size, &region);
+	if (!why)
+		why = check_hdr(&h, (size_t)st.st_size, region);
 	if (why)
 		return bad_file(err, errsz, why);
 	int prot = PROT_READ | ((flags & BPF_F_RDONLY) ? 0 : PROT_WRITE);
@@ -528,6 +657,13 @@ int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
 	if (rc) {
 		map_release(&map->obj);	/* the caller still owns file_fd */
 		return bad_file(err, errsz, "corrupt data region");
+	}
+	char bwhy[160] = "";
+	const char *bad = region ? load_btf(map, &rec, bwhy, sizeof(bwhy)) : NULL;
+	if (bad) {
+		snprintf(err, errsz, "damaged uebpf map file: BTF: %s", bad);
+		map_release(&map->obj);
+		return -EINVAL;
 	}
 	rc = ub_obj_install_acc(&map->obj, file_fd, ub_obj_acc_of_flags((uint32_t)flags));
 	if (rc) {

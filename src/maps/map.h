@@ -13,7 +13,7 @@
 #include "api/obj.h"
 
 #define UB_SHM_MAGIC	"UEBPFMAP"
-#define UB_SHM_VERSION	2	/* 2: header checksum */
+#define UB_SHM_VERSION	3	/* 2: header checksum; 3: array journal, lock words hold pids */
 #define UB_SHM_HDR_SIZE	4096u
 
 /*
@@ -48,6 +48,7 @@ struct ub_shm_hdr {
 uint64_t ub_shm_hdr_checksum(const struct ub_shm_hdr *h);
 
 struct ub_map;
+struct ub_btf_obj;
 
 /* A map family: the vtable that the bpf() commands, helpers and (later) the JIT use. */
 struct ub_map_ops {
@@ -102,6 +103,10 @@ struct ub_map {
 	uint32_t type, key_size, value_size, max_entries, flags, nr_cpus;
 	int32_t lock_off;		/* offset of the value's bpf_spin_lock, or -1 */
 	void *priv;			/* per-type process-local state */
+	/* The map's BTF (BPF_MAP_CREATE's btf_fd, or the copy kept in a pinned map's file),
+	 * with a reference; NULL when it has none. */
+	struct ub_btf_obj *btf;
+	uint32_t btf_key_type_id, btf_value_type_id;
 };
 
 /* The family for a map type, or NULL if uebpf has none. */

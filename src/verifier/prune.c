@@ -279,8 +279,14 @@ static int in_progress(struct ub_venv *env, struct ub_vsl *sl, int insn_idx, boo
 		       bool *add_new)
 {
 	struct ub_vstate *cur = env->cur;
+	/* Back at a bpf_loop / for_each_map_elem call from one more run of its callback:
+	 * callback iterations converge when a state repeats within the ranges. Arriving
+	 * there by plain control flow (a loop around the call) is an ordinary loop, held
+	 * to the infinite-loop check (the kernel 6.18 prunes that too, and so accepts a
+	 * loop around bpf_loop that never ends) */
+	bool cb_return = env->aux[insn_idx].calls_cb && ub_vst_cur_frame(env)->callback_depth > 0;
 
-	if (env->aux[insn_idx].calls_cb) {
+	if (cb_return) {
 		if (states_equal(env, &sl->st, cur, false))
 			return 1;
 	} else if (maybe_looping(&sl->st, cur) && states_equal(env, &sl->st, cur, true) &&

@@ -100,6 +100,35 @@ static int needs_cpu_slot(const struct uebpf_prog *prog)
 	return 0;
 }
 
+/* Does the program walk the user stack (bpf_get_stackid / bpf_get_stack)? */
+static int walks_stack(const struct uebpf_prog *prog)
+{
+	for (size_t i = 0; i < prog->cnt; i++) {
+		const struct bpf_insn *in = &prog->insns[i];
+		if (in->code == (BPF_JMP | BPF_CALL) && in->src_reg == 0 &&
+		    (in->imm == BPF_FUNC_get_stackid || in->imm == BPF_FUNC_get_stack))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The engine of programs that ask for none. Verified programs run in the JIT, as in the
+ * kernel with bpf_jit_enable=1; checked (unverified) programs in the interpreter, whose
+ * faults and budget stops name the exact instruction. Two exceptions: UEBPF_ENGINE=interp
+ * in the environment selects the interpreter for all (debugging, comparing engines), and
+ * programs that walk the stack stay in the interpreter, because libunwind cannot step
+ * through JIT frames yet (they carry no unwind information).
+ */
+static enum uebpf_engine default_engine(const struct uebpf_prog *prog)
+{
+	const char *e = getenv("UEBPF_ENGINE");
+
+	if (prog->checked || (e && !strcmp(e, "interp")) || walks_stack(prog))
+		return UEBPF_ENGINE_INTERP;
+	return UEBPF_ENGINE_JIT;
+}
+
 static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size_t cnt,
 		     const struct uebpf_prog_opts *opts, struct ub_log *log)
 {
@@ -125,7 +154,10 @@ static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size
 	if (!err)
 		err = ub_interp_prepare(prog, prog->checked, log);
 	prog->needs_slot = needs_cpu_slot(prog);
-	if (!err && opts && opts->engine == UEBPF_ENGINE_JIT)
+	enum uebpf_engine engine = opts ? opts->engine : UEBPF_ENGINE_DEFAULT;
+	if (!err && engine == UEBPF_ENGINE_DEFAULT)
+		engine = default_engine(prog);
+	if (!err && engine == UEBPF_ENGINE_JIT)
 		err = ub_jit_compile(prog, prog->checked, log);
 	return err;
 }

@@ -3,12 +3,16 @@
  *
  * Input: one byte N, N bytes of memory (the program's context: r1 points at it, r2 holds
  * its size), then instructions. A program that passes validation is built by both engines
- * in checked mode and run on copies of the memory: both must fault, or neither, and then
- * agree on r0 and on every byte of memory. Runs that spend their instruction budget are not
- * compared (the engines count it at different places: every instruction against function
- * entries and backward jumps). A program that ran to its end unchecked is then run again
- * in trusted mode (no runtime checks; the same path, so no fault) by both engines, and must
- * give the same answer once more.
+ * (and by the JIT with constant blinding) in checked mode and run on the same memory: all
+ * must fault with the same errno, or none, and then agree on r0 and on every byte of
+ * memory. Runs that spend their instruction budget are not compared (the engines count it
+ * at different places: every instruction against function entries and backward jumps).
+ * A program that ran to its end checked is then run again in trusted mode (no runtime
+ * checks; the same path, so no fault) by all three, and must give the same answer again.
+ *
+ * tests/jit_diff.h compares the same way for the unit tests; this target keeps its own
+ * runner because it needs one context block for every engine (jd_run gives each its own
+ * copy, so a program that computes with its context address, r0 = r1, would differ).
  *
  * What the ISA leaves undefined is made defined first, or the engines would be compared
  * on garbage: a prologue gives r0 and r3-r9 fixed values and zeroes the 512-byte frame
@@ -86,7 +90,7 @@ static void run(struct uebpf_prog *prog, const uint8_t *mem, size_t len, struct 
 static void compare(const char *what, const struct outcome *i, const struct outcome *j,
 		    size_t len)
 {
-	if (!i->err != !j->err)
+	if (i->err != j->err)	/* both fault (with the same errno), or neither */
 		fuzz_fail("%s: interpreter %d '%s', JIT %d '%s'", what, i->err, i->why, j->err,
 			  j->why);
 	if (i->err)
@@ -100,29 +104,42 @@ static void compare(const char *what, const struct outcome *i, const struct outc
 				  what, k, i->mem[k], j->mem[k]);
 }
 
-/* Both engines in one mode; 1 if both ran to the end (no fault, no budget). */
+/*
+ * The interpreter and the JIT (and the JIT with constant blinding, which must not change
+ * an answer either) in one mode; 1 if the runs were compared and ended without a fault.
+ */
 static int both(const char *what, const struct bpf_insn *p, size_t n, uint32_t flags,
 		const uint8_t *mem, size_t len, int cmp)
 {
-	struct uebpf_prog *interp = NULL, *jit = NULL;
-	static struct outcome oi, oj;
-	int ei = build(p, n, UEBPF_ENGINE_INTERP, flags, len, &interp);
-	int ej = build(p, n, UEBPF_ENGINE_JIT, flags, len, &jit);
-	int done = 0;
+	static const struct { enum uebpf_engine engine; uint32_t extra; const char *name; } e[] = {
+		{ UEBPF_ENGINE_INTERP, 0, "interpreter" },
+		{ UEBPF_ENGINE_JIT, 0, "JIT" },
+		{ UEBPF_ENGINE_JIT, UEBPF_PROG_F_JIT_HARDEN, "hardened JIT" },
+	};
+	static struct outcome o[3];
+	struct uebpf_prog *prog[3] = { NULL, NULL, NULL };
+	int err[3], ran = 1, budget = 0;
 
-	if (!ei != !ej)
-		fuzz_fail("%s: the interpreter says %d to the program, the JIT %d", what, ei, ej);
-	if (!ei) {
-		run(interp, mem, len, &oi);
-		run(jit, mem, len, &oj);
-		if (cmp && !oi.budget && !oj.budget) {
-			compare(what, &oi, &oj, len);
-			done = !oi.err;
+	for (int k = 0; k < 3; k++) {
+		err[k] = build(p, n, e[k].engine, flags | e[k].extra, len, &prog[k]);
+		if (!err[0] != !err[k])
+			fuzz_fail("%s: the interpreter says %d to the program, the %s %d", what,
+				  err[0], e[k].name, err[k]);
+		if (!err[k]) {
+			run(prog[k], mem, len, &o[k]);
+			budget |= o[k].budget;
 		}
+		uebpf_prog_free(prog[k]);
 	}
-	uebpf_prog_free(interp);
-	uebpf_prog_free(jit);
-	return done;
+	if (err[0] || !cmp || budget)
+		return 0;
+	for (int k = 1; k < 3; k++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s, %s", what, e[k].name);
+		compare(name, &o[0], &o[k], len);
+		ran &= !o[k].err;
+	}
+	return ran && !o[0].err;
 }
 
 /*

@@ -299,7 +299,14 @@ static void show_plain(const struct bpf_prog_info *i, int fd)
 		printf("%s  ", t);
 	else
 		printf("type %u  ", i->type);
-	printf("name %s", i->name);
+	/* As bpftool: the name when there is one, then the tag and the licence. */
+	if (i->name[0])
+		printf("name %s  ", i->name);
+	printf("tag ");
+	for (size_t k = 0; k < sizeof(i->tag); k++)
+		printf("%02x", i->tag[k]);
+	if (i->gpl_compatible)
+		printf("  gpl");
 	if (i->run_time_ns)
 		printf("  run_time_ns %llu run_cnt %llu", (unsigned long long)i->run_time_ns,
 		       (unsigned long long)i->run_cnt);
@@ -339,6 +346,11 @@ static void show_json(const struct bpf_prog_info *i, int fd)
 	else
 		jw_kuint("type", i->type);
 	jw_kstring("name", i->name);
+	char tag[2 * sizeof(i->tag) + 1];
+	for (size_t k = 0; k < sizeof(i->tag); k++)
+		snprintf(tag + 2 * k, 3, "%02x", i->tag[k]);
+	jw_kstring("tag", tag);
+	jw_kbool("gpl_compatible", i->gpl_compatible);
 	if (i->run_time_ns) {
 		jw_kuint("run_time_ns", i->run_time_ns);
 		jw_kuint("run_cnt", i->run_cnt);
