@@ -95,6 +95,10 @@ tests: $(BUILD)/tests/kern_run
 $(BUILD)/tests/kern_run: tests/tools/kern_run.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $< -lbpf
+tests: $(BUILD)/tests/kern_verdicts
+$(BUILD)/tests/kern_verdicts: tests/tools/kern_verdicts.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $< -lbpf
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -134,6 +138,16 @@ $(BUILD)/tests/test_faultinj: LDFLAGS += $(FAULTINJ_WRAP:%=-Wl,--wrap=%)
 # The disassembler as a filter for tests/objdump.sh (its own main, so not a ut test).
 tests: $(BUILD)/tests/disasm_stdin
 $(BUILD)/tests/disasm_stdin: $(BUILD)/obj/tests/tools/disasm_stdin.o $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# A map with BTF for tests/cli_map_btf.sh, made twice from one source: in the kernel
+# (system libbpf, for bpftool) and in uebpf (for `uebpf map`).
+tests: $(BUILD)/tests/map_btf_make_k $(BUILD)/tests/map_btf_make_u
+$(BUILD)/tests/map_btf_make_k: tests/tools/map_btf_make.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -o $@ $< -lbpf
+$(BUILD)/tests/map_btf_make_u: $(BUILD)/obj/tests/tools/map_btf_make.o $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages uebpf needs to build, test and benchmark.
 # Idempotent, and silent when everything is already present.
 set -e
-PKGS="make gcc clang llvm libclang-rt-14-dev python3 pkg-config libelf-dev libbpf-dev libunwind-dev libpcap-dev libcapstone-dev libmd-dev valgrind"
+# bpftool, libbpf-tools and xdp-tools are references for tests: bpftool's output is what the
+# CLI matches, and the BPF objects inside the other two must open and load.
+PKGS="make gcc clang llvm libclang-rt-14-dev python3 pkg-config libelf-dev libbpf-dev libunwind-dev libpcap-dev libcapstone-dev libmd-dev valgrind bpftool libbpf-tools xdp-tools"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

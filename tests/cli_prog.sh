@@ -194,7 +194,10 @@ id=$("$U" -j prog show pinned /sys/fs/bpf/fw/tcf | python3 -c 'import json,sys; 
 t show-id 0 "$id: sched_cls  name tcf" "$U" prog show id "$id"
 t show-id-again 0 "$id: sched_cls  name tcf" "$U" prog list id "$id"
 t show-id-missing 1 "Error: get by id (999): No such file or directory" "$U" prog show id 999
-t show-tag 1 "uebpf programs have no tags" "$U" prog show tag 0102030405060708
+t show-tag-missing 1 "no program with tag '0102030405060708'" "$U" prog show tag 0102030405060708
+t show-tag-bad 1 "can't parse tag" "$U" prog show tag 01020304zz
+tag=$("$U" -j prog show pinned /sys/fs/bpf/fw/tcf | python3 -c 'import json,sys; print(json.load(sys.stdin)["tag"])')
+t show-tag 0 "$id: sched_cls  name tcf  tag $tag" "$U" prog show tag "$tag"
 t show-bad-ref 2 "expected 'id', 'tag', 'name' or 'pinned', got: 'frob'?" "$U" prog show frob x
 t show-missing 1 "Error: bpf obj get (/sys/fs/bpf/nope): No such file or directory" \
 	"$U" prog show pinned /sys/fs/bpf/nope
@@ -294,10 +297,11 @@ t run-no-prog 2 "expected 'id', 'pinned' or 'name'" "$U" prog run
 t pcap-load 0 "" "$U" prog load fw.o /sys/fs/bpf/pc pinmaps /sys/fs/bpf/pc_maps
 x pcap-xdp "$(printf 'Packets: 30 (1940 bytes), duration (average): Nns\n  XDP_DROP         10\n  XDP_PASS         16\n  XDP_TX           4\nWritten: 20 packets to out.pcap')" \
 	sh -c "'$U' prog run pinned /sys/fs/bpf/pc --pcap in.pcap --out out.pcap | sed -E 's/average\): [0-9]+ns/average): Nns/'"
-# the program counted the same: verdicts[1] (XDP_DROP) 10, [2] (PASS) 16, [3] (TX) 4
-t pcap-map-drop 0 "key: 01 00 00 00  value: 0a 00 00 00 00 00 00 00" "$U" map dump pinned /sys/fs/bpf/pc_maps/verdicts
-t pcap-map-pass 0 "key: 02 00 00 00  value: 10 00 00 00 00 00 00 00" "$U" map dump pinned /sys/fs/bpf/pc_maps/verdicts
-t pcap-map-tx 0 "key: 03 00 00 00  value: 04 00 00 00 00 00 00 00" "$U" map dump pinned /sys/fs/bpf/pc_maps/verdicts
+# the program counted the same: verdicts[1] (XDP_DROP) 10, [2] (PASS) 16, [3] (TX) 4 (the
+# map has the object's BTF: its elements are also printed as numbers, "formatted")
+t pcap-map-drop 0 '"formatted":{"key":1,"value":10}' "$U" -j map dump pinned /sys/fs/bpf/pc_maps/verdicts
+t pcap-map-pass 0 '"formatted":{"key":2,"value":16}' "$U" -j map dump pinned /sys/fs/bpf/pc_maps/verdicts
+t pcap-map-tx 0 '"formatted":{"key":3,"value":4}' "$U" -j map dump pinned /sys/fs/bpf/pc_maps/verdicts
 # out.pcap: the 20 packets not sent to port 53, in order, timestamps kept, the XDP_TX ones
 # (7 11 19 23) with their MACs swapped; microseconds as in.pcap.
 cat >check.py <<'PY'
@@ -376,7 +380,7 @@ t pin 0 "" "$U" prog pin pinned /sys/fs/bpf/pc /sys/fs/bpf/pc2
 t pin-run 0 "Return value: 2" "$U" prog run pinned /sys/fs/bpf/pc2 data_in pkt1
 # pc2 uses pc's maps: five runs over the capture passed 16 packets each (--out, -j, nano,
 # raw, runt), and this run one more: 81 = 0x51
-t pin-same-map 0 "key: 02 00 00 00  value: 51 00 00 00 00 00 00 00" "$U" map dump pinned /sys/fs/bpf/pc_maps/verdicts
+t pin-same-map 0 '"formatted":{"key":2,"value":81}' "$U" -j map dump pinned /sys/fs/bpf/pc_maps/verdicts
 t pin-exists 1 "File exists" "$U" prog pin pinned /sys/fs/bpf/pc /sys/fs/bpf/pc2
 t pin-few 2 "'pin' needs a FILE after PROG" "$U" prog pin pinned /sys/fs/bpf/pc
 # map name|idx: the object's map replaced by a pinned one (bpf_map__reuse_fd)
@@ -387,8 +391,8 @@ if "$U" prog load fw.o /sys/fs/bpf/r map name verdicts pinned /sys/fs/bpf/pc_map
 else
 	ok repl [ -e pins/r ]
 	t repl-run 0 "Return value: 2" "$U" prog run pinned /sys/fs/bpf/r data_in pkt1
-	t repl-same-map 0 "key: 02 00 00 00  value: 52 00 00 00 00 00 00 00" \
-		"$U" map dump pinned /sys/fs/bpf/pc_maps/verdicts
+	t repl-same-map 0 '"formatted":{"key":2,"value":82}' \
+		"$U" -j map dump pinned /sys/fs/bpf/pc_maps/verdicts
 	ok repl-no-own-map [ ! -e pins/r.maps/verdicts ]
 	t repl-idx 0 "" "$U" prog load fw.o /sys/fs/bpf/r2 map idx 0 pinned /sys/fs/bpf/pc_maps/verdicts
 fi

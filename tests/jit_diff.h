@@ -1,6 +1,6 @@
 /*
  * jit_diff: the JIT against the interpreter on one program, for tests/test_jit_diff.c and
- * fuzz targets. Header-only (static functions) so that any test or fuzz target can include
+ * fuzz targets. Header-only (static inline functions) so that any test or fuzz target can include
  * it without a library of its own.
  *
  * jd_compare() loads the program into both engines with the same options, runs each on its
@@ -51,8 +51,8 @@ enum jd_verdict {
 	JD_SKIP = 2,		/* not comparable: a run ran out of budget */
 };
 
-static void jd_run(const struct jd_case *c, enum uebpf_engine engine, uint32_t extra,
-		   struct jd_outcome *o)
+static inline void jd_run(const struct jd_case *c, enum uebpf_engine engine, uint32_t extra,
+			  struct jd_outcome *o)
 {
 	struct uebpf_prog_opts po = { .sz = sizeof(po), .engine = engine,
 				      .flags = c->flags | extra, .insn_budget = c->budget,
@@ -80,8 +80,9 @@ static void jd_run(const struct jd_case *c, enum uebpf_engine engine, uint32_t e
 }
 
 /* Describes the first difference between a (the interpreter) and b into msg; JD_SAME if none. */
-static enum jd_verdict jd_diff(const char *what, const struct jd_outcome *a,
-			       const struct jd_outcome *b, size_t len, char *msg, size_t msgsz)
+static inline enum jd_verdict jd_diff(const char *what, const struct jd_outcome *a,
+				      const struct jd_outcome *b, size_t len, char *msg,
+				      size_t msgsz)
 {
 	if (!a->load_err != !b->load_err) {
 		snprintf(msg, msgsz, "%s: load: interpreter %d, JIT %d", what, a->load_err,
@@ -118,7 +119,8 @@ static enum jd_verdict jd_diff(const char *what, const struct jd_outcome *a,
  * the difference in msg. *ran_ok (may be NULL) tells whether the interpreter's run ended
  * without a fault, e.g. to go on with the same program in trusted mode.
  */
-static enum jd_verdict jd_compare(const struct jd_case *c, int *ran_ok, char *msg, size_t msgsz)
+static inline enum jd_verdict jd_compare(const struct jd_case *c, int *ran_ok, char *msg,
+					 size_t msgsz)
 {
 	static __thread struct jd_outcome oi, oj;
 	enum jd_verdict v;

@@ -6,15 +6,26 @@
  *
  *   opened N/M objects, loaded K/L programs
  *
- * Skips (with a message) when neither package is installed.
+ * Then the verdicts are compared with the live kernel's: $BUILD/tests/kern_verdicts (linked
+ * with the system libbpf, a separate executable) loads the same programs the same way,
+ * and the test prints how many both accept, both refuse, only uebpf refuses and only the
+ * kernel refuses. Issue 5: for XDP, socket filter, tc, tracepoint, kprobe and perf_event
+ * programs, uebpf must accept what the kernel accepts; each such program uebpf refuses is
+ * printed with uebpf's reason and fails the test.
+ *
+ * Skips (with a message) when neither package is installed; the comparison alone is
+ * skipped when bpf() is refused or kern_verdicts is missing.
  */
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 #include <bpf/libbpf.h>
 #include "elf_util.h"
 #include "ut.h"
@@ -145,9 +156,9 @@ struct reason {
 static struct reason reasons[64];
 static int nreasons;
 
-static void reason_add(const char *msg, const char *example)
+/* The line that says why a load failed (object-specific names cut). */
+static void reason_of(const char *msg, char *text, size_t size)
 {
-	char text[200];
 	/* the line that says why: the first "prog '...': ..." or "CO-RE"/"map" line */
 	const char *p = strstr(msg, "not loadable in user space: ");
 	if (p)
@@ -164,7 +175,11 @@ static void reason_add(const char *msg, const char *example)
 		p = msg;
 	else
 		p += 8;
-	snprintf(text, sizeof(text), "%.*s", (int)strcspn(p, "\n"), p);
+	snprintf(text, size, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+static void reason_add(const char *text, const char *example)
+{
 	for (int i = 0; i < nreasons; i++)
 		if (!strcmp(reasons[i].text, text)) {
 			reasons[i].count++;
@@ -175,6 +190,135 @@ static void reason_add(const char *msg, const char *example)
 		snprintf(reasons[nreasons].example, sizeof(reasons[nreasons].example), "%s", example);
 		reasons[nreasons++].count = 1;
 	}
+}
+
+/* ---- verdicts, uebpf's and the kernel's ---- */
+
+struct verdict {
+	size_t blob;
+	char prog[64];
+	int type;
+	int uerr, kerr;		/* 0: loaded; kerr 1000: the kernel gave no answer */
+	char uwhy[200], kwhy[200];
+};
+static struct verdict *verdicts;
+static size_t nverdicts;
+
+static void verdict_add(size_t blob, const char *prog, int type, int err, const char *why)
+{
+	struct verdict *n = realloc(verdicts, (nverdicts + 1) * sizeof(*n));
+	if (!n)
+		return;
+	verdicts = n;
+	struct verdict *v = &verdicts[nverdicts++];
+	memset(v, 0, sizeof(*v));
+	v->blob = blob, v->type = type, v->uerr = err, v->kerr = 1000;
+	snprintf(v->prog, sizeof(v->prog), "%s", prog);
+	snprintf(v->uwhy, sizeof(v->uwhy), "%s", why);
+}
+
+/* Issue 5's program types: uebpf must accept every one of these the kernel accepts. */
+static bool in_scope(int type)
+{
+	switch (type) {
+	case BPF_PROG_TYPE_XDP: case BPF_PROG_TYPE_SOCKET_FILTER: case BPF_PROG_TYPE_SCHED_CLS:
+	case BPF_PROG_TYPE_SCHED_ACT: case BPF_PROG_TYPE_TRACEPOINT: case BPF_PROG_TYPE_KPROBE:
+	case BPF_PROG_TYPE_PERF_EVENT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Writes every blob to a private directory and runs kern_verdicts on them all; its output
+ * is "V <blob> <prog> <type> <errno> <why>" per program. Returns 0, or 1 to skip. */
+static int kernel_verdicts(void)
+{
+	const char *b = getenv("BUILD");
+	char dir[] = "/tmp/uebpf-elf-real-XXXXXX", tool[512], path[600];
+	size_t cap = 1024, len;
+
+	snprintf(tool, sizeof(tool), "%s/tests/kern_verdicts", b && *b ? b : "build");
+	if (access(tool, X_OK) || !mkdtemp(dir))
+		return printf("kernel comparison skipped: %s not built\n", tool), 1;
+	char *cmd = malloc(cap);
+	len = cmd ? (size_t)snprintf(cmd, cap, "%s", tool) : 0;
+	for (size_t i = 0; cmd && i < nblobs; i++) {
+		snprintf(path, sizeof(path), "%s/%zu.o", dir, i);
+		FILE *f = fopen(path, "w");
+		if (f)
+			fwrite(blobs[i].buf, 1, blobs[i].size, f), fclose(f);
+		if (len + strlen(path) + sizeof(blobs[i].name) + 8 > cap) {
+			char *n = realloc(cmd, cap *= 2);
+			if (!n)
+				free(cmd);
+			cmd = n;
+		}
+		if (cmd)	/* blob names have no spaces or quotes (file names of packages) */
+			len += (size_t)snprintf(cmd + len, cap - len, " %s '%s'", path, blobs[i].name);
+	}
+	FILE *p = cmd ? popen(cmd, "r") : NULL;
+	char line[1024];
+	while (p && fgets(line, sizeof(line), p)) {
+		char blob[128], prog[64];
+		int type, err, n = 0;
+		if (sscanf(line, "V %127s %63s %d %d %n", blob, prog, &type, &err, &n) != 4)
+			continue;
+		for (size_t i = 0; i < nverdicts; i++)
+			if (!strcmp(verdicts[i].prog, prog) && !strcmp(blobs[verdicts[i].blob].name, blob)) {
+				verdicts[i].kerr = err;
+				snprintf(verdicts[i].kwhy, sizeof(verdicts[i].kwhy), "%.*s",
+					 (int)strcspn(line + n, "\n"), line + n);
+			}
+	}
+	int st = p ? pclose(p) : -1;
+	for (size_t i = 0; i < nblobs; i++) {
+		snprintf(path, sizeof(path), "%s/%zu.o", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
+	free(cmd);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) == 2)
+		return printf("kernel comparison skipped: bpf() refused\n"), 1;
+	return 0;
+}
+
+static void compare_with_kernel(void)
+{
+	int both_ok = 0, both_no = 0, only_u = 0, only_k = 0, none = 0, missing = 0;
+
+	if (kernel_verdicts())
+		return;
+	for (size_t i = 0; i < nverdicts; i++) {
+		const struct verdict *v = &verdicts[i];
+		if (v->kerr == 1000)
+			none++;
+		else if (!v->uerr && !v->kerr)
+			both_ok++;
+		else if (v->uerr && v->kerr)
+			both_no++;
+		else if (v->uerr)
+			only_u++;
+		else
+			only_k++;
+	}
+	printf("verdicts vs the kernel: both accept %d, both refuse %d, only uebpf refuses %d, "
+	       "only the kernel refuses %d, no kernel answer %d\n", both_ok, both_no, only_u, only_k, none);
+	for (size_t i = 0; i < nverdicts; i++) {
+		const struct verdict *v = &verdicts[i];
+		bool scope = in_scope(v->type);
+		if (v->kerr == 1000 || !v->uerr == !v->kerr)
+			continue;
+		if (v->uerr)
+			printf("  only uebpf refuses%s %s:%s (type %d): %s\n", scope ? " [issue 5]" : "",
+			       blobs[v->blob].name, v->prog, v->type, v->uwhy);
+		else
+			printf("  only the kernel refuses %s:%s (type %d): %s\n", blobs[v->blob].name, v->prog,
+			       v->type, v->kwhy);
+		missing += scope && v->uerr;
+	}
+	UT_CHECK(missing == 0, "%d XDP/socket/tc/tracepoint/kprobe/perf_event programs the kernel accepts "
+		 "are refused by uebpf (listed above)", missing);
 }
 
 static int warn_only(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -222,8 +366,12 @@ UT_TEST(elf_real_objects_open_and_load)
 			snprintf(ex, sizeof(ex), "%s:%s", blobs[i].name, bpf_program__name(want));
 			if (!err)
 				loaded++;
-			else
-				reason_add(elf_msgs, ex);
+			char why[200] = "";
+			if (err) {
+				reason_of(elf_msgs, why, sizeof(why));
+				reason_add(why, ex);
+			}
+			verdict_add(i, bpf_program__name(want), bpf_program__type(want), err, why);
 			bpf_object__close(obj);
 		}
 	}
@@ -231,4 +379,5 @@ UT_TEST(elf_real_objects_open_and_load)
 	for (int i = 0; i < nreasons; i++)
 		printf("  %3d x %s  (e.g. %s)\n", reasons[i].count, reasons[i].text, reasons[i].example);
 	UT_CHECK_EQ(opened, nblobs);
+	compare_with_kernel();
 }

@@ -356,8 +356,8 @@ static void g_bounded(struct gen *g)
 	s = (int)pick(g, 4);
 	if (pick(g, 2))
 		emit(g, I(BPF_LDX | BPF_MEM | sizes[s], b, a, (int16_t)small(g, -2, 8), 0));
-	else
-		emit(g, I(BPF_STX | BPF_MEM | sizes[s], a, b, (int16_t)small(g, -2, 8), 0));
+	else	/* the scalar, not b (a packet pointer here, whose value differs per run) */
+		emit(g, I(BPF_STX | BPF_MEM | sizes[s], a, r, (int16_t)small(g, -2, 8), 0));
 	for (size_t i = 0; i < nskip; i++)
 		g->p[skips[i]].off = (int16_t)(g->n - skips[i] - 1);
 	unpoint(g, a);

@@ -172,7 +172,9 @@ struct ub_btf_obj *ub_btf_obj_from_blob(const void *data, uint32_t size, char *w
 		return NULL;
 	}
 	/* An id, as every BTF object has: given when an fd is first installed. The fd is
-	 * closed at once; the table drops its entry at the next sweep. */
+	 * closed at once; the table drops its entry (and the reference the fd took) at the
+	 * next sweep. */
+	ub_obj_hold(&o->obj);
 	int fd = ub_obj_publish(&o->obj);
 	if (fd < 0) {
 		snprintf(why, whysz, "%s", strerror(-fd));

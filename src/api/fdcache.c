@@ -126,6 +126,19 @@ void ub_fdcache_invalidate(void)
 	__atomic_add_fetch(&gen, 1, __ATOMIC_SEQ_CST);
 }
 
+void ub_fdcache_flush(void)
+{
+	uint64_t g = __atomic_load_n(&gen, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < SLOTS; i++) {
+		struct ub_obj *o = slots[i].obj;
+		if (!o || slots[i].gen == g)
+			continue;	/* empty, or still a valid answer */
+		slots[i] = (struct slot){ 0 };
+		ub_obj_put(o);
+	}
+}
+
 /*
  * The next definition of a symbol: a sanitizer's interceptor when there is one (so its
  * bookkeeping of fds still happens), else libc's.

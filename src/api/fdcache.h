@@ -18,4 +18,12 @@ struct ub_obj *ub_fdcache_get(int fd, enum ub_obj_type type, unsigned *acc);
 /* Every cached answer is checked against the table again (an fd was reused). */
 void ub_fdcache_invalidate(void);
 
+/*
+ * Gives back the references the calling thread's stale answers hold (their fd was closed):
+ * an object closed by the program would otherwise stay alive, memory and all, until the
+ * slot is reused. Only where no borrowed answer of this thread is in use (not inside a
+ * map command): e.g. bpf_object__close.
+ */
+void ub_fdcache_flush(void);
+
 #endif

@@ -247,6 +247,11 @@ int bpf_prog_get_fd_by_id(__u32 id)
 	return fd_by_id(BPF_PROG_GET_FD_BY_ID, id);
 }
 
+int bpf_btf_get_fd_by_id(__u32 id)
+{
+	return fd_by_id(BPF_BTF_GET_FD_BY_ID, id);
+}
+
 int bpf_obj_get_info_by_fd(int bpf_fd, void *info, __u32 *info_len)
 {
 	union bpf_attr attr;

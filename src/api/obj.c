@@ -149,6 +149,41 @@ struct ub_obj *ub_obj_get(int fd, enum ub_obj_type type)
 	return ub_obj_get_acc(fd, type, NULL);
 }
 
+/*
+ * An fd the table does not know that holds the file of a known object: a dup() of one of
+ * its fds (dup, dup2, F_DUPFD), which the kernel lets stand for the same object. The entry
+ * is made now. Its access is what every live fd of the object may do, within the fd's own
+ * open mode: all of an object's fds share one open file, so which one was duplicated cannot
+ * be told, and the narrowest answer is the safe one. Called with tab_lock held and no
+ * entry at fd.
+ */
+static struct ub_obj *adopt_locked(int fd)
+{
+	struct stat st;
+	struct ub_obj *obj = NULL;
+	unsigned acc = UB_ACC_RW;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fstat(fd, &st) || grow((size_t)fd))
+		return NULL;
+	for (size_t i = 0; i < tab_len; i++) {
+		struct fd_entry *e = &tab[i];
+		if ((int)i == fd || !e->obj || e->dev != st.st_dev || e->ino != st.st_ino ||
+		    !same_file((int)i, e) || (obj && e->obj != obj))
+			continue;
+		obj = e->obj;
+		acc &= e->acc;
+	}
+	if (!obj)
+		return NULL;
+	fl &= O_ACCMODE;
+	acc &= fl == O_RDONLY ? UB_ACC_READ : fl == O_WRONLY ? UB_ACC_WRITE : UB_ACC_RW;
+	ub_obj_hold(obj);
+	__atomic_add_fetch(&obj->usercnt, 1, __ATOMIC_RELAXED);
+	tab[fd] = (struct fd_entry){ .obj = obj, .dev = st.st_dev, .ino = st.st_ino, .acc = acc };
+	return obj;
+}
+
 struct ub_obj *ub_obj_get_acc(int fd, enum ub_obj_type type, unsigned *acc)
 {
 	struct ub_obj *obj = NULL, *stale = NULL;
@@ -164,6 +199,8 @@ struct ub_obj *ub_obj_get_acc(int fd, enum ub_obj_type type, unsigned *acc)
 			stale = tab[fd].obj, tab[fd].obj = NULL;
 		}
 	}
+	if (!obj && fd >= 0 && (obj = adopt_locked(fd)) && acc)
+		*acc = tab[fd].acc;
 	if (obj && obj->type == type)
 		ub_obj_hold(obj);
 	pthread_mutex_unlock(&tab_lock);

@@ -22,11 +22,15 @@
  * 2-vCPU machine both cost ~100 ns of reader CPU per program run (10k prefixes), and a busy
  * writer costs seqlock readers ~10% in retries. It stays because a seqlock reader never
  * writes shared memory, so readers on many cores do not bounce the lock's cache line.
+ * A process that mapped the file read-only (BPF_OBJ_GET with BPF_F_RDONLY) cannot write the
+ * lock word: its lookups and get_next_key stay seqlock readers however long it takes
+ * (ub_shm_seq_wait), and it cannot update or delete (EPERM).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "maps/map.h"
+#include "maps/shm.h"
 
 #ifndef UB_LPM_LOCKED_LOOKUPS
 #define UB_LPM_LOCKED_LOOKUPS 0
@@ -325,30 +329,41 @@ static void write_end(struct lpm_geom *g)
 	ub_shm_unlock(&g->ctl->lock);
 }
 
+/* After a failed seqlock try: whether to read as it is (read-only mappings only). */
+static int read_wait(struct lpm_geom *g, int ro, unsigned tries)
+{
+	if (ro)
+		return ub_shm_seq_wait(&g->ctl->lock, &g->ctl->seq, tries);
+	__builtin_ia32_pause();
+	return 0;
+}
+
 /*
  * Runs find (and copies the value to `out` if given) as a seqlock reader; falls back to the
- * lock. Returns the node or NIL.
+ * lock, except in a read-only mapping (`ro`). Returns the node or NIL.
  */
-static uint32_t lpm_read(struct lpm_geom *g, const void *key, void *out)
+static uint32_t lpm_read(struct lpm_geom *g, int ro, const void *key, void *out)
 {
 	struct lpm_key k;
 	uint32_t n;
+	int as_is = 0;
 
 	key_load(g, key, &k);
 	if (k.pl > g->max_prefixlen)
 		return NIL;
-	for (int tries = 0; !UB_LPM_LOCKED_LOOKUPS && tries < RETRIES; tries++) {
+	for (unsigned tries = 0; ro || (!UB_LPM_LOCKED_LOOKUPS && tries < RETRIES); tries++) {
 		uint32_t s = __atomic_load_n(&g->ctl->seq, __ATOMIC_ACQUIRE);
-		if (s & 1) {
-			__builtin_ia32_pause();
+		if ((s & 1) && !as_is) {
+			as_is = read_wait(g, ro, tries);
 			continue;
 		}
 		n = lpm_find(g, &k);
 		if (n != NIL && out)
 			value_out(out, node_value(g, node_at(g, n)), g->value_size);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (LD(&g->ctl->seq) == s)
+		if (as_is || LD(&g->ctl->seq) == s)
 			return n;
+		as_is = read_wait(g, ro, tries);
 	}
 	ub_shm_lock(&g->ctl->lock);
 	n = lpm_find(g, &k);
@@ -361,14 +376,14 @@ static uint32_t lpm_read(struct lpm_geom *g, const void *key, void *out)
 static void *lpm_lookup(struct ub_map *map, const void *key)
 {
 	struct lpm_geom *g = map->priv;
-	uint32_t n = lpm_read(g, key, NULL);
+	uint32_t n = lpm_read(g, map->flags & BPF_F_RDONLY, key, NULL);
 
 	return n == NIL ? NULL : node_value(g, node_at(g, n));
 }
 
 static int lpm_lookup_user(struct ub_map *map, const void *key, void *value, uint64_t flags)
 {
-	return lpm_read(map->priv, key, value) == NIL ? -ENOENT : 0;
+	return lpm_read(map->priv, map->flags & BPF_F_RDONLY, key, value) == NIL ? -ENOENT : 0;
 }
 
 /* ---- writers (under the lock) ---- */
@@ -475,6 +490,8 @@ static int lpm_update(struct ub_map *map, const void *key, const void *value, ui
 	key_load(g, key, &k);
 	if (flags > BPF_EXIST || k.pl > g->max_prefixlen)
 		return -EINVAL;
+	if (map->flags & BPF_F_RDONLY)
+		return -EPERM;	/* this process mapped the file read-only (a program's update) */
 	write_begin(g);
 	uint32_t nn = node_alloc(g);
 	if (nn == NIL) {
@@ -530,6 +547,8 @@ static int lpm_delete(struct ub_map *map, const void *key)
 	key_load(g, key, &k);
 	if (k.pl > g->max_prefixlen)
 		return -EINVAL;
+	if (map->flags & BPF_F_RDONLY)
+		return -EPERM;
 	write_begin(g);
 	int err = walk(g, &k, &w);
 	if (!err)
@@ -616,10 +635,30 @@ static int next_locked(struct lpm_geom *g, const void *key, void *next_key)
 	return err;
 }
 
+/* get_next_key in a read-only mapping: next_locked as a seqlock reader (it is bounded and
+ * bounds-checks every index, as it must on a damaged file). */
+static int next_ro(struct lpm_geom *g, const void *key, void *next_key)
+{
+	int as_is = 0, err = -ENOENT;
+
+	for (unsigned tries = 0;; tries++) {
+		uint32_t s = __atomic_load_n(&g->ctl->seq, __ATOMIC_ACQUIRE);
+		if (!(s & 1) || as_is) {
+			err = next_locked(g, key, next_key);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (as_is || err == -ENOMEM || LD(&g->ctl->seq) == s)
+				return err;
+		}
+		as_is = read_wait(g, 1, tries);
+	}
+}
+
 static int lpm_get_next_key(struct ub_map *map, const void *key, void *next_key)
 {
 	struct lpm_geom *g = map->priv;
 
+	if (map->flags & BPF_F_RDONLY)
+		return next_ro(g, key, next_key);
 	ub_shm_lock(&g->ctl->lock);
 	int err = next_locked(g, key, next_key);
 	ub_shm_unlock(&g->ctl->lock);

@@ -37,6 +37,7 @@ static const struct ub_map_ops *const map_types[] = {
 	[BPF_MAP_TYPE_DEVMAP_HASH] = &ub_devmap_hash_ops,
 	[BPF_MAP_TYPE_CPUMAP] = &ub_cpumap_ops,
 	[BPF_MAP_TYPE_XSKMAP] = &ub_xskmap_ops,
+	[BPF_MAP_TYPE_CGROUP_ARRAY] = &ub_cgroup_array_ops,
 };
 
 const struct ub_map_ops *ub_map_ops_for(uint32_t map_type)

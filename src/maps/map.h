@@ -174,6 +174,7 @@ extern const struct ub_map_ops ub_hash_ops, ub_percpu_hash_ops;
 extern const struct ub_map_ops ub_lru_hash_ops, ub_lru_percpu_hash_ops, ub_lpm_trie_ops;
 extern const struct ub_map_ops ub_queue_ops, ub_stack_ops, ub_bloom_filter_ops;
 extern const struct ub_map_ops ub_devmap_ops, ub_devmap_hash_ops, ub_cpumap_ops, ub_xskmap_ops;
+extern const struct ub_map_ops ub_cgroup_array_ops;
 extern const struct ub_map_ops ub_stack_trace_ops;
 extern const struct ub_map_ops ub_array_of_maps_ops, ub_hash_of_maps_ops;
 /*

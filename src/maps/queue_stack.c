@@ -8,10 +8,14 @@
  * kinds (for a stack that is the bottom, not the top: the kernel's choice).
  * head and tail live in shared memory, so every use is bounds-checked: a corrupt file
  * makes an operation fail (EINVAL), never touch memory outside the map.
+ * A process that mapped the file read-only (BPF_OBJ_GET with BPF_F_RDONLY) cannot write
+ * the lock word, so writers also make `seq` odd around every change, and such a process
+ * peeks as a seqlock reader (qs_peek_ro): the kernel lets a read-only fd peek.
  */
 #include <errno.h>
 #include <string.h>
 #include "maps/map.h"
+#include "maps/shm.h"
 
 #define KMALLOC_MAX	(4u << 20)	/* x86-64 KMALLOC_MAX_SIZE: the kernel's bound on a value */
 #define SLOTS_OFF	64u		/* the control block gets its own cache line */
@@ -22,6 +26,7 @@ struct qs_ctl {
 	uint32_t tail;
 	uint32_t size;			/* max_entries + 1, checked against the header on open */
 	uint32_t value_size;
+	uint32_t seq;			/* odd while a push or pop changes the ring */
 };
 
 _Static_assert(sizeof(struct qs_ctl) <= SLOTS_OFF, "control block fits before the slots");
@@ -85,6 +90,21 @@ static struct qs_ctl *qs_lock(struct ub_map *map, struct qs_pos *p)
 	return c;
 }
 
+/* A push or pop: the lock is held. Orders as lpm_trie.c's write_begin/write_end. */
+static void qs_change_begin(struct qs_ctl *c)
+{
+	__atomic_store_n(&c->seq, __atomic_load_n(&c->seq, __ATOMIC_RELAXED) | 1,
+			 __ATOMIC_RELAXED);	/* odd even if the file held an odd value */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void qs_change_end(struct qs_ctl *c)
+{
+	__atomic_store_n(&c->seq, __atomic_load_n(&c->seq, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELEASE);
+	ub_shm_unlock(&c->lock);
+}
+
 static inline uint8_t *slot(struct ub_map *map, uint32_t i)
 {
 	return map->data + SLOTS_OFF + (size_t)i * map->value_size;
@@ -102,6 +122,8 @@ static int qs_push(struct ub_map *map, const void *value, uint64_t flags)
 	/* BPF_EXIST makes room by dropping the oldest element; nothing else is a flag here. */
 	if ((flags & BPF_NOEXIST) || flags > BPF_EXIST)
 		return -EINVAL;
+	if (map->flags & BPF_F_RDONLY)
+		return -EPERM;	/* this process mapped the file read-only (a program's push) */
 	struct qs_ctl *c = qs_lock(map, &p);
 	if (!c)
 		return -EINVAL;
@@ -110,12 +132,52 @@ static int qs_push(struct ub_map *map, const void *value, uint64_t flags)
 			ub_shm_unlock(&c->lock);
 			return -E2BIG;
 		}
+		qs_change_begin(c);
 		c->tail = ring_next(p.tail, p.size);
+	} else {
+		qs_change_begin(c);
 	}
 	memcpy(slot(map, p.head), value, map->value_size);
 	c->head = ring_next(p.head, p.size);
-	ub_shm_unlock(&c->lock);
+	qs_change_end(c);
 	return 0;
+}
+
+/* One unlocked look at the ring: what qs_get(.., 0) answers, from a consistent state or not. */
+static int qs_peek_once(struct ub_map *map, void *value, int stack)
+{
+	const struct qs_ctl *c = (const struct qs_ctl *)map->data;
+	uint32_t size = map->max_entries + 1;	/* the validated copy, never the file's */
+	uint32_t head = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
+	uint32_t tail = __atomic_load_n(&c->tail, __ATOMIC_RELAXED);
+
+	if (head >= size || tail >= size)
+		return -EINVAL;
+	if (head == tail)
+		return -ENOENT;
+	memcpy(value, slot(map, stack ? (head ? head - 1 : size - 1) : tail), map->value_size);
+	return 0;
+}
+
+/* A peek through a read-only mapping: a seqlock read, retried while a writer is busy. */
+static int qs_peek_ro(struct ub_map *map, void *value, int stack)
+{
+	struct qs_ctl *c = (struct qs_ctl *)map->data;
+	int as_is = 0, rc = -EINVAL;
+
+	for (unsigned tries = 0;; tries++) {
+		uint32_t s = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+		if (!(s & 1) || as_is) {
+			rc = qs_peek_once(map, value, stack);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (as_is || __atomic_load_n(&c->seq, __ATOMIC_RELAXED) == s)
+				break;
+		}
+		as_is = ub_shm_seq_wait(&c->lock, &c->seq, tries);
+	}
+	if (rc == -ENOENT)
+		memset(value, 0, map->value_size);
+	return rc;
 }
 
 /*
@@ -126,8 +188,10 @@ static int qs_push(struct ub_map *map, const void *value, uint64_t flags)
 static int qs_get(struct ub_map *map, void *value, int stack, int del)
 {
 	struct qs_pos p;
-	struct qs_ctl *c = qs_lock(map, &p);
 
+	if (map->flags & BPF_F_RDONLY)
+		return del ? -EPERM : qs_peek_ro(map, value, stack);
+	struct qs_ctl *c = qs_lock(map, &p);
 	if (!c)
 		return -EINVAL;
 	if (p.head == p.tail) {
@@ -137,11 +201,16 @@ static int qs_get(struct ub_map *map, void *value, int stack, int del)
 	}
 	uint32_t i = stack ? (p.head ? p.head - 1 : p.size - 1) : p.tail;
 	memcpy(value, slot(map, i), map->value_size);
-	if (del && stack)
+	if (!del) {
+		ub_shm_unlock(&c->lock);
+		return 0;
+	}
+	qs_change_begin(c);
+	if (stack)
 		c->head = i;
-	else if (del)
+	else
 		c->tail = ring_next(p.tail, p.size);
-	ub_shm_unlock(&c->lock);
+	qs_change_end(c);
 	return 0;
 }
 

@@ -411,3 +411,20 @@ void ub_shm_unlock(uint32_t *word)
 {
 	__atomic_store_n(word, 0, __ATOMIC_RELEASE);
 }
+
+#define SEQ_WAIT_MAX	(1u << 14)	/* ~16k yields: live writers get many chances first */
+
+int ub_shm_seq_wait(const uint32_t *lock, const uint32_t *seq, unsigned tries)
+{
+	if (tries >= SEQ_WAIT_MAX)
+		return 1;
+	if (tries < 128) {
+		__builtin_ia32_pause();
+		return 0;
+	}
+	sched_yield();	/* the writer may be descheduled */
+	if (tries % 64 || !(__atomic_load_n(seq, __ATOMIC_ACQUIRE) & 1))
+		return 0;
+	uint32_t holder = __atomic_load_n(lock, __ATOMIC_RELAXED);
+	return !holder || holder_gone(holder, lock);
+}

@@ -52,4 +52,15 @@ int ub_shm_lock_reap(uint32_t *word);
 /* Whether process `pid` no longer runs (gone, or a zombie). */
 int ub_shm_owner_dead(uint32_t pid);
 
+/*
+ * For a seqlock reader that may not write the file (a read-only mapping cannot take a lock
+ * word), called after try number `tries` found the counter `seq` odd or changed. Waits a
+ * little and returns 0 (read again) while a writer may still finish. Returns 1 when waiting
+ * is pointless: the counter stays odd and the lock is free or held by a process that no
+ * longer runs (a writer died mid-change; only a writable opener can repair that), or the
+ * tries ran out. The reader then takes the data as it is, so it must be memory safe on torn
+ * data, as it must be on a damaged file anyway.
+ */
+int ub_shm_seq_wait(const uint32_t *lock, const uint32_t *seq, unsigned tries);
+
 #endif

@@ -240,15 +240,21 @@ static int st_lookup_user(struct ub_map *map, const void *key, void *value, uint
 	memcpy(&id, key, 4);
 	if (id >= nbuckets(map))
 		return -ENOENT;
-	ub_shm_lock(&ctl_of(map)->lock);
+	/* A read-only mapping cannot take the lock: it copies unlocked, which slot_elem's
+	 * checks keep inside the map (a trace stored meanwhile may come out torn). */
+	int lock = !(map->flags & BPF_F_RDONLY);
+	if (lock)
+		ub_shm_lock(&ctl_of(map)->lock);
 	struct st_elem *e = slot_elem(map, id);
-	if (e) {
-		size_t len = (size_t)e->nr * 8;
+	uint32_t nr = e ? __atomic_load_n(&e->nr, __ATOMIC_RELAXED) : 0;
+	if (e && nr <= map->value_size / 8) {
+		size_t len = (size_t)nr * 8;
 		memcpy(value, elem_ips(e), len);
 		memset((uint8_t *)value + len, 0, map->value_size - len);
 		rc = 0;
 	}
-	ub_shm_unlock(&ctl_of(map)->lock);
+	if (lock)
+		ub_shm_unlock(&ctl_of(map)->lock);
 	return rc;
 }
 
@@ -264,6 +270,8 @@ static int st_delete(struct ub_map *map, const void *key)
 	memcpy(&id, key, 4);
 	if (id >= nbuckets(map))
 		return -E2BIG;
+	if (map->flags & BPF_F_RDONLY)
+		return -EPERM;	/* this process mapped the file read-only */
 	ub_shm_lock(&ctl_of(map)->lock);
 	uint32_t v = __atomic_exchange_n(&index_of(map)[id], 0, __ATOMIC_RELAXED);
 	if (v)

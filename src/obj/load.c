@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "api/fdcache.h"
 #include "obj/bo.h"
 #include "maps/shm.h"
 #include "progs/progs.h"
@@ -153,6 +154,22 @@ static int map_reuse_pin(struct bpf_map *m)
 	return 1;
 }
 
+/* Map types whose values are no data to describe: libbpf creates them without BTF. */
+static bool map_takes_btf(uint32_t type)
+{
+	static const uint32_t none[] = {
+		BPF_MAP_TYPE_PERF_EVENT_ARRAY, BPF_MAP_TYPE_CGROUP_ARRAY, BPF_MAP_TYPE_STACK_TRACE,
+		BPF_MAP_TYPE_ARRAY_OF_MAPS, BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_DEVMAP,
+		BPF_MAP_TYPE_DEVMAP_HASH, BPF_MAP_TYPE_CPUMAP, BPF_MAP_TYPE_XSKMAP,
+		BPF_MAP_TYPE_SOCKMAP, BPF_MAP_TYPE_SOCKHASH, BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK,
+		BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF,
+	};
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+		if (type == none[i])
+			return false;
+	return true;
+}
+
 static int map_create_raw(const struct bpf_map *m, int inner_fd)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = m->map_flags, .numa_node = m->numa_node,
@@ -164,6 +181,17 @@ static int map_create_raw(const struct bpf_map *m, int inner_fd)
 	if (m->type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !max) {
 		int n = libbpf_num_possible_cpus();
 		max = n > 0 ? (uint32_t)n : 1;
+	}
+	/* As libbpf: the map's BTF types when the object's BTF is loaded; a map the BTF does
+	 * not fit is created again without it. */
+	if (m->obj && m->obj->btf_fd >= 0 && m->btf_value_type_id && map_takes_btf(m->type)) {
+		LIBBPF_OPTS(bpf_map_create_opts, b, .map_flags = o.map_flags, .numa_node = o.numa_node,
+			    .map_extra = o.map_extra, .inner_map_fd = o.inner_map_fd,
+			    .btf_fd = (__u32)m->obj->btf_fd, .btf_key_type_id = m->btf_key_type_id,
+			    .btf_value_type_id = m->btf_value_type_id);
+		int fd = bpf_map_create(m->type, m->name, m->key_size, m->value_size, max, &b);
+		if (fd >= 0)
+			return fd;
 	}
 	return bpf_map_create(m->type, m->name, m->key_size, m->value_size, max, &o);
 }
@@ -341,16 +369,16 @@ static int bo_load_maps(struct bpf_object *obj)
 }
 
 /* The object's BTF as a BTF object, so programs carry func_info and line_info (the
- * verifier log then shows source lines). Optional, as in libbpf: failure only warns. */
+ * verifier log then shows source lines) and maps their key and value types. Optional, as in libbpf: failure only warns. */
 static void bo_load_btf(struct bpf_object *obj)
 {
 	size_t size;
 
-	if (!obj->btf || !obj->ext)
+	if (!obj->btf)
 		return;
 	const void *raw = ub_btf_raw(obj->btf, &size);
 	int fd = bpf_btf_load(raw, size, NULL);
-	if (fd < 0)
+	if (fd < 0 && obj->ext)
 		ub_bo_warn("object '%s': BTF not loaded (%s): programs load without line info\n", obj->name,
 			   strerror(-fd));
 	obj->btf_fd = fd < 0 ? -1 : fd;
@@ -414,4 +442,7 @@ void ub_bo_close(struct bpf_object *obj)
 	free(obj->buf), free(obj->name), free(obj->path);
 	free(obj->pin_root), free(obj->btf_custom_path), free(obj->kconfig);
 	free(obj);
+	/* The maps closed above may live on in this thread's fd cache (a lookup cached them):
+	 * let them go now, as the kernel frees a map with its last fd. */
+	ub_fdcache_flush();
 }

@@ -18,19 +18,21 @@
  * Left out, so that a run finds what is not known yet (UEBPF_FUZZ_KNOWN=1 puts them back):
  *  - lock words that name a live process (this one included): a lock in the file is a
  *    process id, taken over only from a dead holder (maps/shm.c), so such a file makes
- *    its openers wait for that process. Inputs whose patches turn a zero word of the
- *    file (data region or header page) into a live pid are skipped: what a hostile file
+ *    its openers wait for that process. Inputs whose patches turn a word of the file (data
+ *    region or header page) into a live pid are skipped: what a hostile file
  *    can do by design. (A number no process can have, above INT32_MAX, made the lock wait
  *    forever too: a bug, found here and fixed, now a regression test.)
- *  - reported bugs with reproducers in tests/test_fuzz_regress.c: a map opened with
- *    BPF_F_RDONLY (mapped read-only) faults where a read command takes a lock, so
- *    read-only opens are left out; an LPM trie damaged in its nodes, or a per-CPU hash
+ *  - reported bugs with reproducers in tests/test_fuzz_regress.c: an LPM trie damaged in
+ *    its nodes, or a per-CPU hash
  *    file whose header names a DEVMAP_HASH (checksum fixed), opens and its get_next_key
- *    walk never ends, so long walks of those two types are cut, not failed.
+ *    walk never ends, so long walks of those two types are cut, not failed; and a file
+ *    relabelled DEVMAP_HASH with damaged data makes get_next_key read out of bounds, so
+ *    inputs that turn a template of another type into a DEVMAP_HASH are skipped.
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -149,14 +151,14 @@ static int known(void)
 	return want;
 }
 
-/* Whether a word of the file that was 0 in the template now names a live process. */
+/* Whether a word of the file that an edit changed now names a live process. */
 static int live_pid_planted(const struct tmpl *t, const uint8_t *f, size_t n)
 {
 	for (size_t i = 0; i + 4 <= n; i += 4) {
 		uint32_t was, now;
 		memcpy(&was, t->bytes + i, 4);
 		memcpy(&now, f + i, 4);
-		if (!was && now && now <= INT32_MAX && (!kill((pid_t)now, 0) || errno == EPERM))
+		if (was != now && now && now <= INT32_MAX && (!kill((pid_t)now, 0) || errno == EPERM))
 			return 1;
 	}
 	return 0;
@@ -247,6 +249,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(f);
 			return 0;
 		}
+		uint32_t type;
+		memcpy(&type, f + n - UB_SHM_HDR_SIZE + offsetof(struct ub_shm_hdr, map_type), 4);
+		if (!known() && type == BPF_MAP_TYPE_DEVMAP_HASH && t->type != type) {
+			free(f);
+			return 0;
+		}
 		if (mode & 1) {
 			struct ub_shm_hdr *h = (struct ub_shm_hdr *)(f + n - UB_SHM_HDR_SIZE);
 			h->checksum = ub_shm_hdr_checksum(h);
@@ -257,8 +265,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t flags = (mode >> 1) & 3;	/* 0, BPF_F_RDONLY (1 << 3) or BPF_F_WRONLY (1 << 4) */
 	LIBBPF_OPTS(bpf_obj_get_opts, o, .file_flags = flags == 1 ? BPF_F_RDONLY
 						  : flags == 2 ? BPF_F_WRONLY : 0);
-	if (flags == 1 && !known())
-		o.file_flags = 0;
 	int before = count_fds();
 	int fd = bpf_obj_get_opts(path, &o);
 	if (fd < 0) {

@@ -125,6 +125,9 @@ void jw_uint(uint64_t v);
 void jw_int(int64_t v);
 void jw_bool(int v);
 void jw_null(void);
+/* A value already laid out in the writer's style, and the current nesting depth. */
+void jw_raw(const char *text);
+int jw_depth(void);
 /* key and value in one call */
 void jw_kstring(const char *key, const char *s);
 void jw_kuint(const char *key, uint64_t v);
@@ -137,6 +140,20 @@ int do_asm(int argc, char **argv);	/* isa_cmds.c */
 int do_disasm(int argc, char **argv);	/* isa_cmds.c */
 int do_run(int argc, char **argv);	/* run.c */
 int do_map(int argc, char **argv);	/* map.c */
+
+/* ---- map_btf.c: keys and values of maps with BTF, as bpftool prints them ---- */
+struct ub_btf;
+struct bpf_map_info;
+/* The map's BTF (its btf_id), or NULL when it has none or it cannot be read. */
+struct ub_btf *cli_map_btf(const struct bpf_map_info *info);
+/* One element: plain text (bpftool's BTF writer: an object whose members are at `depth`;
+ * `first`: no separator before it) or, in JSON, the "formatted" member. Per-CPU values
+ * come ncpus of them (0: not per-CPU), each rounded to 8 bytes. */
+void cli_btf_entry_plain(const struct ub_btf *btf, const struct bpf_map_info *info,
+			 const uint8_t *key, const uint8_t *value, int ncpus, int depth,
+			 int first);
+void cli_btf_entry_json(const struct ub_btf *btf, const struct bpf_map_info *info,
+			const uint8_t *key, const uint8_t *value, int ncpus);
 int do_prog(int argc, char **argv);	/* prog.c */
 int do_object(int argc, char **argv);	/* object.c */
 int do_btf(int argc, char **argv);	/* btf.c: btf dump file */

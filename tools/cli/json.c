@@ -127,6 +127,19 @@ void jw_null(void)
 	top_done();
 }
 
+/* A value already laid out as this writer would (BTF-formatted values, map_btf.c). */
+void jw_raw(const char *text)
+{
+	eor();
+	fputs(text, stdout);
+	top_done();
+}
+
+int jw_depth(void)
+{
+	return depth;
+}
+
 void jw_kstring(const char *key, const char *s) { jw_key(key); jw_string(s); }
 void jw_kuint(const char *key, uint64_t v) { jw_key(key); jw_uint(v); }
 void jw_kint(const char *key, int64_t v) { jw_key(key); jw_int(v); }

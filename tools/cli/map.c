@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <uebpf/uebpf.h>
+#include "btf/btf.h"
 #include "cli.h"
 
 /* A map being worked on: its fd, its shape, and buffers for one key and one value. */
@@ -19,6 +20,9 @@ struct map_ctx {
 	int ncpus;
 	size_t vbytes;		/* bytes of a value as user space reads it */
 	uint8_t *key, *next, *value;
+	struct ub_btf *btf;	/* the map's BTF: keys and values printed by type */
+	unsigned printed;	/* elements printed by a dump (BTF layout: separators) */
+	int in_dump;
 };
 
 static int map_help(int argc, char **argv);
@@ -52,6 +56,8 @@ static void map_ctx_free(struct map_ctx *m)
 	free(m->key);
 	free(m->next);
 	free(m->value);
+	ub_btf_free(m->btf);
+	m->btf = NULL;
 	m->fd = -1;
 	m->key = m->next = m->value = NULL;
 }
@@ -81,6 +87,7 @@ static int map_ctx_init(struct map_ctx *m, int fd)
 		cli_err("out of memory");
 		return CLI_FAIL;
 	}
+	m->btf = cli_map_btf(&m->info);
 	return CLI_OK;
 }
 
@@ -92,6 +99,7 @@ static int map_open(const char *cmd, int *argc, char ***argv, struct map_ctx *m)
 
 	m->fd = -1;
 	m->key = m->next = m->value = NULL;
+	m->btf = NULL;
 	if (fd < 0)
 		return usage ? CLI_USAGE : CLI_FAIL;
 	return map_ctx_init(m, fd);
@@ -161,15 +169,26 @@ static void entry_json(const struct map_ctx *m, const uint8_t *key, const uint8_
 		}
 		jw_end_array();
 	}
+	if (m->btf)
+		cli_btf_entry_json(m->btf, i, key, value, m->percpu ? m->ncpus : 0);
 	jw_end_object();
 }
 
-static void print_entry(const struct map_ctx *m, const uint8_t *key, const uint8_t *value)
+/* With BTF, plain text is bpftool's BTF writer: a lookup prints one object, a dump an
+ * array of them (dump_one opens and closes it). */
+static void print_entry(struct map_ctx *m, const uint8_t *key, const uint8_t *value)
 {
-	if (cli_json)
+	if (cli_json) {
 		entry_json(m, key, value);
-	else
+	} else if (m->btf) {
+		cli_btf_entry_plain(m->btf, &m->info, key, value, m->percpu ? m->ncpus : 0,
+				    m->in_dump ? 2 : 1, !m->printed);
+		if (!m->in_dump)
+			printf("\n");
+	} else {
 		entry_plain(m, key, value, "");
+	}
+	m->printed++;
 }
 
 /* ---- parsing an element: bpftool's parse_elem (key, value, flags in any order) ---- */
@@ -426,6 +445,8 @@ static void dump_missing(const struct map_ctx *m, const uint8_t *key, int err)
 	entry_plain(m, key, NULL, err == ENOENT ? "<no entry>" : strerror(err));
 }
 
+static int dumped_btf;	/* a dump printed BTF-formatted elements */
+
 static int dump_one(struct map_ctx *m, unsigned *count)
 {
 	uint8_t *prev = NULL;
@@ -433,6 +454,9 @@ static int dump_one(struct map_ctx *m, unsigned *count)
 
 	if (cli_json)
 		jw_begin_array();
+	else if (m->btf)
+		printf("["), dumped_btf = 1;
+	m->in_dump = 1;
 	for (;;) {
 		if (bpf_map_get_next_key(m->fd, prev, m->info.key_size ? m->next : NULL)) {
 			/* A queue or stack has no keys to walk: EINVAL, and bpftool fails
@@ -455,6 +479,8 @@ static int dump_one(struct map_ctx *m, unsigned *count)
 	}
 	if (cli_json)
 		jw_end_array();
+	else if (m->btf)
+		printf("%s]\n", m->printed ? "\n" : "");
 	return rc;
 }
 
@@ -512,7 +538,7 @@ static int do_dump(int argc, char **argv)
 		if (!opened)
 			return rc;
 	}
-	if (!cli_json)
+	if (!cli_json && !dumped_btf)	/* bpftool prints no count after BTF output */
 		printf("Found %u element%s\n", count, count != 1 ? "s" : "");
 	return rc;
 }

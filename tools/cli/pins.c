@@ -363,7 +363,8 @@ static int prog_by_pin(const char *path)
 	return cli_prog_pin_open(path, 0);
 }
 
-static int prog_by_name(const char *name)
+/* The program a name or a tag (8 bytes, tag != NULL) names: exactly one may match. */
+static int prog_by_match(const char *name, const uint8_t *tag, const char *what)
 {
 	uint32_t id = 0;
 	int found = -1, n = 0;
@@ -376,7 +377,8 @@ static int prog_by_name(const char *name)
 		if (fd < 0)
 			continue;
 		if (!bpf_obj_get_info_by_fd(fd, &pi, &len) &&
-		    !strncmp(pi.name, name, BPF_OBJ_NAME_LEN - 1) && !n++) {
+		    (tag ? !memcmp(pi.tag, tag, sizeof(pi.tag))
+			 : !strncmp(pi.name, name, BPF_OBJ_NAME_LEN - 1)) && !n++) {
 			found = fd;
 			continue;
 		}
@@ -387,11 +389,28 @@ static int prog_by_name(const char *name)
 	if (found >= 0)
 		close(found);
 	if (!n)
-		cli_err("no program with name '%s' (pinned under %s, or in this process)", name,
+		cli_err("no program with %s '%s' (pinned under %s, or in this process)", what, name,
 			cli_pin_root());
 	else
-		cli_err("several programs match this name: '%s' (use id or pinned)", name);
+		cli_err("several programs match this %s: '%s' (use id or pinned)", what, name);
 	return -1;
+}
+
+static int prog_by_name(const char *name)
+{
+	return prog_by_match(name, NULL, "name");
+}
+
+/* A tag as bpftool reads it: 16 hex digits, no separators. */
+static int prog_by_tag(const char *s)
+{
+	uint8_t tag[8];
+	int end = 0;
+
+	if (sscanf(s, "%2hhx%2hhx%2hhx%2hhx%2hhx%2hhx%2hhx%2hhx%n", &tag[0], &tag[1], &tag[2],
+		   &tag[3], &tag[4], &tag[5], &tag[6], &tag[7], &end) != 8 || s[end])
+		return cli_err("can't parse tag"), -1;
+	return prog_by_match(s, tag, "tag");
 }
 
 int cli_prog_ref(const char *cmd, int *argc, char ***argv, int *usage)
@@ -422,8 +441,7 @@ int cli_prog_ref(const char *cmd, int *argc, char ***argv, int *usage)
 	if (!strcmp(av[0], "name"))
 		return prog_by_name(av[1]);
 	if (!strcmp(av[0], "tag"))
-		return cli_err("tag %s: uebpf programs have no tags; use id, pinned or name",
-			       av[1]), -1;
+		return prog_by_tag(av[1]);
 	*usage = 1;
 	cli_bt_usage("expected 'id', 'tag', 'name' or 'pinned', got: '%s'?", av[0]);
 	return -1;
