@@ -192,7 +192,8 @@ install: lib tools
 	ln -sf libuebpf.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libuebpf.so
 	install -m 755 $(CLI) $(PLUGIN) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' scripts/uebpf.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(strip $(LDLIBS))|' scripts/uebpf.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/uebpf.pc
 
 clean:

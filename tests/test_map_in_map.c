@@ -6,6 +6,8 @@
  * the inner map on that side.
  */
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include "mapx.h"
 
 static int create(int side, uint32_t type, uint32_t ks, uint32_t vs, uint32_t max,
@@ -423,4 +425,41 @@ UT_TEST(program_reaches_inner_map)
 		UT_CHECK_EQ(mx_prog_run(s, prog[s]), 25);
 		close(prog[s]);
 	}
+}
+
+/*
+ * A pinned hash of maps opened by a second process: the maps in it belong to the first
+ * process, so the second finds no value for the key (ENOENT) but still sees the key, and
+ * opening the pin must not take the entry away from the first process, whose lookup still
+ * gives its inner map's id. (The kernel shares maps between processes; uebpf's maps of
+ * maps hold process-local references: docs/maps.md.)
+ */
+UT_TEST(pinned_outer_map_opened_elsewhere_keeps_entries)
+{
+	char path[128];
+	uint32_t key = 1, id = 0;
+	int tmpl = create(0, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, -1);
+	int inner = create(0, BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, -1);
+	int outer = create(0, BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 4, 0, tmpl);
+
+	UT_CHECK(tmpl >= 0 && inner >= 0 && outer >= 0, "create: %d %d %d", tmpl, inner, outer);
+	UT_CHECK_EQ(elem(0, BPF_MAP_UPDATE_ELEM, outer, &key, &inner, BPF_ANY), 0);
+	UT_CHECK_EQ(mx_pin_tmp(outer, path, sizeof(path)), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = bpf_obj_get(path);
+		uint32_t v = 0, next = 0;
+		int lookup = fd < 0 ? -1000 : elem(0, BPF_MAP_LOOKUP_ELEM, fd, &key, &v, 0);
+		int walk = fd < 0 ? -1000 : elem(0, BPF_MAP_GET_NEXT_KEY, fd, NULL, &next, 0);
+		_exit(lookup == -ENOENT && walk == 0 && next == key ? 0 : 1);
+	}
+	int st = -1;
+	UT_CHECK(pid > 0 && waitpid(pid, &st, 0) == pid, "fork/wait");
+	UT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: lookup ENOENT, key still listed");
+	UT_CHECK_EQ(elem(0, BPF_MAP_LOOKUP_ELEM, outer, &key, &id, 0), 0);
+	UT_CHECK_EQ(id, map_id(0, inner));
+	unlink(path);
+	close(outer);
+	close(inner);
+	close(tmpl);
 }

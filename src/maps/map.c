@@ -420,17 +420,29 @@ static uint64_t btf_checksum(const struct ub_shm_btf *r, const uint8_t *blob)
 	return x;
 }
 
-/* The BTF object a BPF_MAP_CREATE names (already checked), or NULL when it names none. */
-static struct ub_btf_obj *create_btf(const union bpf_attr *attr)
+/* The BTF object a BPF_MAP_CREATE names into *out (NULL when it names none): 0 or -errno.
+ * Checked again on the object kept, in case the fd was replaced since ub_map_check_btf. */
+static int create_btf(const union bpf_attr *attr, struct ub_btf_obj **out)
 {
+	int32_t lock_off;
+
+	*out = NULL;
 	if (!attr->btf_key_type_id && !attr->btf_value_type_id)
-		return NULL;
-	return ub_btf_obj_get((int)attr->btf_fd);
+		return 0;
+	struct ub_btf_obj *o = ub_btf_obj_get((int)attr->btf_fd);
+	if (!o)
+		return -errno;
+	int err = check_btf_types(attr, o->btf, &lock_off);
+	if (err) {
+		ub_obj_put(&o->obj);
+		return err;
+	}
+	*out = o;
+	return 0;
 }
 
-/* Writes the blob and its record into a fresh file's memory; data is the data size and
- * region the blob's page-aligned size. */
-static int store_btf(struct ub_map *map, const union bpf_attr *attr, size_t data, size_t region)
+/* Writes the blob and its record into a fresh file's memory (data: the data size). */
+static int store_btf(struct ub_map *map, const union bpf_attr *attr, size_t data)
 {
 	struct ub_btf_obj *o = map->btf;
 	uint8_t *blob = map->data + data;
@@ -444,7 +456,6 @@ static int store_btf(struct ub_map *map, const union bpf_attr *attr, size_t data
 	r->key_type_id = map->btf_key_type_id = attr->btf_key_type_id;
 	r->value_type_id = map->btf_value_type_id = attr->btf_value_type_id;
 	r->checksum = btf_checksum(r, blob);
-	(void)region;
 	return 0;
 }
 
@@ -523,7 +534,9 @@ int ub_map_create(const union bpf_attr *attr)
 		return -E2BIG;
 	probe.data_size = data;
 
-	struct ub_btf_obj *btf = create_btf(attr);
+	struct ub_btf_obj *btf;
+	if ((err = create_btf(attr, &btf)))
+		return err;
 	size_t region = btf ? ub_shm_page_align(btf->size) : 0;
 	size_t total = data + region + UB_SHM_HDR_SIZE;
 	void *mem;
@@ -544,7 +557,7 @@ int ub_map_create(const union bpf_attr *attr)
 		return -ENOMEM;
 	}
 	map->btf = btf;
-	err = btf ? store_btf(map, attr, data, region) : 0;
+	err = btf ? store_btf(map, attr, data) : 0;
 	if (!err)
 		err = ops->init(map);
 	/* A family may settle a field in init (LRU rounds max_entries): checksum the result. */

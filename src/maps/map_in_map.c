@@ -182,8 +182,11 @@ static int mim_init(struct ub_map *map)
 }
 
 /*
- * A pinned outer map opened in another process: maps do not cross processes, so it starts
- * empty here (as a prog array). The template comes from the file.
+ * A pinned outer map opened in another process: maps do not cross processes, so none of
+ * the file's entries has a map here; lookups (programs and user space) find nothing until
+ * this process stores maps of its own. The file is left as it is: clearing it would take
+ * the maps away from the programs of the process that stored them. The template comes
+ * from the file.
  */
 static int mim_validate(const struct ub_map *cmap)
 {
@@ -201,15 +204,6 @@ static int mim_validate(const struct ub_map *cmap)
 	struct mim *m = map->priv;
 	m->meta = meta;
 	set_tmpl(m);
-	if (!is_hash(map) && !(map->flags & BPF_F_RDONLY)) {
-		memset(map->data, 0, (size_t)map->max_entries * 4);
-	} else if (is_hash(map) && !(map->flags & BPF_F_RDONLY)) {
-		uint8_t *k = malloc(map->key_size);
-		while (k && !ub_hash_ops.get_next_key(&m->shadow, NULL, k))
-			if (ub_hash_ops.delete(&m->shadow, k))
-				break;
-		free(k);
-	}
 	return 0;
 }
 
@@ -336,14 +330,20 @@ static void *mim_lookup(struct ub_map *map, const void *key)
 static int mim_lookup_user(struct ub_map *map, const void *key, void *value, uint64_t flags)
 {
 	struct mim *m = map->priv;
+	struct ub_map *in = NULL;
 	uint32_t idx, id;
 
-	if (is_hash(map))
-		return ub_hash_ops.lookup_user(&m->shadow, key, value, flags);
-	memcpy(&idx, key, 4);
-	if (idx >= map->max_entries)
-		return -ENOENT;
-	id = __atomic_load_n(&((uint32_t *)map->data)[idx], __ATOMIC_ACQUIRE);
+	/* The id of this process's map in that entry: an entry another process stored (in
+	 * a pinned outer map) names a map that does not exist here. */
+	pthread_mutex_lock(&m->lock);
+	if (is_hash(map)) {
+		in = hash_map_of(m, key, 1);
+	} else {
+		memcpy(&idx, key, 4);
+		in = idx < map->max_entries ? m->slot[idx] : NULL;
+	}
+	id = in ? in->obj.id : 0;
+	pthread_mutex_unlock(&m->lock);
 	if (!id)
 		return -ENOENT;
 	memcpy(value, &id, 4);

@@ -71,22 +71,46 @@ static struct ub_interp_tables tables_for(int checked)
 	return t;
 }
 
+/* Is insns[i] (i < cnt) `dst += imm`, a conditional jump on dst in the fused set? */
+static const void *addj_at(const struct bpf_insn *insns, size_t cnt, size_t i,
+			   const void *const *tbl)
+{
+	if (i + 1 >= cnt || ub_isa_lookup(&insns[i]) != UB_OP_ADD64_K)
+		return NULL;
+	int op = ub_isa_lookup(&insns[i + 1]);
+	if (op < 0 || insns[i + 1].dst_reg != insns[i].dst_reg)
+		return NULL;
+	return tbl[op];
+}
+
 /*
  * Superinstructions: slot i runs `mov d, s` and slot i + 1's `d op= x` together when the
- * second operand is not d. Slot i + 1 keeps its own handler, so a jump to it still works.
+ * second operand is not d; `d += imm` and a conditional jump on d together; and the three
+ * (`mov`, `add`, jump) together, the longest match winning. The slots inside a fused group
+ * keep their own handlers, so a jump into the middle of one still works.
  */
 static void fuse(struct ub_tslot *code, const struct bpf_insn *insns, size_t cnt,
-		 const void *const *fused)
+		 const struct ub_interp_tables *t)
 {
-	for (size_t i = 0; i + 1 < cnt; i++) {
+	for (size_t i = 0; i < cnt; i++) {
+		const void *j = addj_at(insns, cnt, i, t->addj);
+		if (j) {
+			code[i].lbl = j;
+			continue;
+		}
+		if (i + 1 >= cnt)
+			break;
 		const struct bpf_insn *a = &insns[i], *b = &insns[i + 1];
-		if (ub_isa_lookup(a) != UB_OP_MOV64_X || a->dst_reg == a->src_reg)
+		if (ub_isa_lookup(a) != UB_OP_MOV64_X || a->dst_reg == a->src_reg ||
+		    b->dst_reg != a->dst_reg)
 			continue;
-		int op = ub_isa_lookup(b);
-		if (op < 0 || !fused[op] || b->dst_reg != a->dst_reg ||
-		    (BPF_SRC(b->code) == BPF_X && b->src_reg == a->dst_reg))
-			continue;
-		code[i].lbl = fused[op];
+		int op = ub_isa_lookup(&insns[i + 1]);
+		const void *m = addj_at(insns, cnt, i + 1, t->maddj);
+		if (m)
+			code[i].lbl = m;
+		else if (op >= 0 && t->fused[op] &&
+			 !(BPF_SRC(b->code) == BPF_X && b->src_reg == a->dst_reg))
+			code[i].lbl = t->fused[op];
 	}
 }
 
@@ -114,7 +138,7 @@ int ub_interp_prepare(struct uebpf_prog *prog, int checked, struct ub_log *log)
 		}
 	}
 	if (!checked)
-		fuse(code, prog->insns, prog->cnt, t.fused);
+		fuse(code, prog->insns, prog->cnt, &t);
 	free(prog->code);
 	prog->code = code;
 	(void)log;

@@ -105,10 +105,23 @@ int UB_INTERP_FN(struct ub_run *run, const struct ub_tslot *start, const uint64_
 		UB_FUSABLE(FUSED_LBL)
 #undef FUSED_LBL
 	};
+	/* ... and `dst += imm` (after a mov or not) then a compare-and-branch on dst. */
+	static const void *const addj[UB_OP__COUNT] = {
+#define ADDJ_LBL(name, expr) [UB_OP_##name##_K] = &&A_##name##_K, [UB_OP_##name##_X] = &&A_##name##_X,
+		UB_CMP_FUSABLE(ADDJ_LBL)
+#undef ADDJ_LBL
+	};
+	static const void *const maddj[UB_OP__COUNT] = {
+#define MADDJ_LBL(name, expr) [UB_OP_##name##_K] = &&M_##name##_K, [UB_OP_##name##_X] = &&M_##name##_X,
+		UB_CMP_FUSABLE(MADDJ_LBL)
+#undef MADDJ_LBL
+	};
 	if (!run) {	/* asked for the handler tables, to build threaded code */
 		struct ub_interp_tables *t = (struct ub_interp_tables *)(uintptr_t)r0;
 		t->labels = labels;
 		t->fused = fused;
+		t->addj = addj;
+		t->maddj = maddj;
 		return 0;
 	}
 	const struct uebpf_prog *prog = run->prog;
@@ -174,6 +187,24 @@ L_BSWAP64:	REG_DST = __builtin_bswap64(REG_DST); NEXT();
 			  REG_DST = (expr); pc += 2; DISPATCH(); }
 	UB_FUSABLE(FUSED)
 #undef FUSED
+	/*
+	 * Compare-and-branch superinstructions: the add's result is the compare's left
+	 * operand, so it is used from a register of the host, not reloaded. The right operand
+	 * is read after the add, as the unfused pair would (it may be dst itself). pc ends on
+	 * the jump's slot, whose offset JUMP then applies.
+	 */
+#define ADDJ(name, expr) \
+	A_##name##_K: { uint64_t d_ = REG_DST + (uint64_t)IMM, s_ = (uint64_t)(int64_t)pc[1].imm; \
+			REG_DST = d_; pc++; JUMP(expr); } \
+	A_##name##_X: { uint64_t d_ = REG_DST + (uint64_t)IMM, s_; REG_DST = d_; \
+			s_ = reg[pc[1].src]; pc++; JUMP(expr); } \
+	M_##name##_K: { uint64_t d_ = REG_SRC + (uint64_t)(int64_t)pc[1].imm; \
+			uint64_t s_ = (uint64_t)(int64_t)pc[2].imm; \
+			REG_DST = d_; pc += 2; JUMP(expr); } \
+	M_##name##_X: { uint64_t d_ = REG_SRC + (uint64_t)(int64_t)pc[1].imm, s_; REG_DST = d_; \
+			s_ = reg[pc[2].src]; pc += 2; JUMP(expr); }
+	UB_CMP_FUSABLE(ADDJ)
+#undef ADDJ
 
 	/* ---- ALU (32-bit): operands are the low halves, the result is zero-extended ---- */
 	ALU32(ADD, d_ + s_)

@@ -118,9 +118,22 @@ int ub_prog_create(const struct bpf_insn *insns, size_t insn_cnt,
 	X(XOR, v_ ^ s_) X(LSH, v_ << (s_ & 63)) X(RSH, v_ >> (s_ & 63)) \
 	X(ARSH, (uint64_t)((int64_t)v_ >> (s_ & 63)))
 
+/*
+ * The 64-bit conditional jumps fused with a preceding `dst += imm` on the same register
+ * (loop counters and bounds checks: `r3 += 1; if r3 != N goto`), and with the move before
+ * that (`rD = rS; rD += imm; if rD > rE goto`, clang's pointer-plus-size bounds check).
+ */
+#define UB_CMP_FUSABLE(X) \
+	X(JEQ, d_ == s_) X(JNE, d_ != s_) X(JGT, d_ > s_) X(JGE, d_ >= s_) \
+	X(JLT, d_ < s_) X(JLE, d_ <= s_) X(JSET, (d_ & s_) != 0) \
+	X(JSGT, (int64_t)d_ > (int64_t)s_) X(JSGE, (int64_t)d_ >= (int64_t)s_) \
+	X(JSLT, (int64_t)d_ < (int64_t)s_) X(JSLE, (int64_t)d_ <= (int64_t)s_)
+
 struct ub_interp_tables {
 	const void *const *labels;	/* per operation (and the extra UB_LBL_* handlers) */
 	const void *const *fused;	/* per operation: its handler fused with a mov, or NULL */
+	const void *const *addj;	/* per jump: `dst += imm` and that jump, or NULL */
+	const void *const *maddj;	/* per jump: `dst = src`, `dst += imm` and the jump */
 };
 
 /* Threaded code for prog in the given mode (interp.c). */
