@@ -59,9 +59,11 @@ printf '#include "skel_test.h"\n#include "skel_test.skel.h"\nint main() { auto *
 if command -v g++ >/dev/null; then
 	ok compiles-cxx g++ -Wall -Wextra -Werror -I"$top/include" -I. -I"$top/tests/skel" -fsyntax-only cxx.cc
 fi
-libs="-lpthread $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) $(pkg-config --libs libelf 2>/dev/null || echo -lelf) $(pkg-config --libs libmd 2>/dev/null || echo -lmd)"
+libs="-lpthread $(pkg-config --libs libunwind 2>/dev/null || echo -lunwind) $(pkg-config --libs libelf 2>/dev/null || echo -lelf) $(pkg-config --libs libmd 2>/dev/null || echo -lmd) $(pkg-config --libs capstone 2>/dev/null || echo -lcapstone)"
+# The library of a sanitizer build needs the sanitizer runtimes at link time.
+san=; [ "${SAN:-}" = 1 ] && san="-fsanitize=address,undefined"
 # shellcheck disable=SC2086
-ok links gcc -o skel_user skel_user.o "$LIB" $libs
+ok links ${CC:-gcc} $san -o skel_user skel_user.o "$LIB" $libs
 out=$(./skel_user 2>&1); rc=$?
 echo "$out" | grep FAIL
 ok user-program test $rc -eq 0

@@ -385,7 +385,39 @@ static const char *lpm_damaged_walk(void)
 
 UT_TEST(pinned_lpm_damaged_walk_ends)
 {
-	expect("damaged LPM trie file", lpm_damaged_walk, 1);
+	expect("damaged LPM trie file", lpm_damaged_walk, 0);	/* fixed: refused on open */
+}
+
+/*
+ * fuzz_pinned: an LPM trie file whose free ring names a node of the trie: the next update
+ * takes that live node for its new entry and the trie grows a cycle. The layout, from
+ * lpm_trie.c for key 8, value 8, 16 entries: control block { lock, seq, root, n_entries,
+ * nnodes, node_size, data_size, pad, u64 free_head, u64 free_tail }, then 2 * 16 + 1 + 64
+ * = 97 nodes of 16 + 8 + 8 bytes from offset 64, then the ring of 97 u32 (offset 3168).
+ */
+static const char *lpm_ring_names_live_node(void)
+{
+	size_t n = 0;
+	char file[128];
+	uint8_t *f = map_file(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 16, BPF_F_NO_PREALLOC, &n);
+	uint64_t head;
+
+	if (!f || n < 3168 + 97 * 4)
+		return "setup";
+	memcpy(&head, f + 32, 8);
+	memcpy(f + 3168 + (head % 97) * 4, f + 8, 4);	/* the next free node: the root */
+	path_in_root(file, sizeof(file), "lpm-ring");
+	if (put(file, f, n))
+		return "write";
+	const char *why = open_and_walk(file, 8, 16, 1);
+	unlink(file);
+	free(f);
+	return why;
+}
+
+UT_TEST(pinned_lpm_free_ring_names_live_node)
+{
+	expect("LPM trie file whose free ring names a live node", lpm_ring_names_live_node, 0);
 }
 
 /* fuzz_pinned: a per-CPU hash file with one byte changed in its data region (no checksum
@@ -410,7 +442,7 @@ static const char *percpu_hash_damaged_walk(void)
 
 UT_TEST(pinned_percpu_hash_damaged_walk_ends)
 {
-	expect("damaged per-CPU hash file", percpu_hash_damaged_walk, 1);
+	expect("damaged per-CPU hash file", percpu_hash_damaged_walk, 0);
 }
 
 /* fuzz_pinned: a per-CPU hash file whose header says DEVMAP_HASH (checksum fixed): the
@@ -599,6 +631,17 @@ UT_TEST(pinned_devmap_hash_damaged_get_next_key)
 	};
 	replay_in = input, replay_len = sizeof(input);
 	expect("damaged file relabelled DEVMAP_HASH", replay_pinned, 1);
+}
+
+/* fuzz_pinned, crash-7aa91338...: an LPM trie file with 14 bytes changed in its nodes,
+ * checksum fixed: it opens, and its get_next_key walk never ends. */
+UT_TEST(pinned_lpm_damaged_walk_ends_2)
+{
+	static const uint8_t input[] = {
+		0x2a, 0x7e, 0xb6, 0xac, 0x4d, 0x4d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09,
+	};
+	replay_in = input, replay_len = sizeof(input);
+	expect("damaged LPM trie file (2)", replay_pinned, 1);
 }
 
 /* ---- fuzz_map_ops ---- */

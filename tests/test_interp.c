@@ -934,3 +934,109 @@ UT_TEST(fast_path_matches_run_opts)
 	r = RUN(out, .flags = UEBPF_PROG_F_TRUSTED, .fast = 1, .ctx = c8, .prog_ctx_size = 8);
 	UT_CHECK_EQ(r.r0, 0);
 }
+
+/*
+ * Compare-and-branch superinstructions (trusted mode fuses `d += imm; if d op x` and
+ * `d = s; d += imm; if d op x`): each form against hand-worked results, checked mode (never
+ * fused) giving the same.
+ */
+UT_TEST(fused_add_and_branch)
+{
+	/* r1 counts 0..10 by ones (add + jne, backwards), r0 += 3 each time: 30. */
+	struct bpf_insn cnt[] = {
+		MOV64_K(0, 0), MOV64_K(1, 0),
+		ALU64_K(ADD, 0, 3),		/* 2 */
+		ALU64_K(ADD, 1, 1),		/* 3: fused with 4 */
+		JMP_K(JNE, 1, 10, -3),		/* 4: to 2 */
+		EXIT,
+	};
+	EXPECT_R0(cnt, 30);
+
+	/* Signed compare with a negative counter: r1 = -5 up to 0, five rounds. */
+	struct bpf_insn sgn[] = {
+		MOV64_K(0, 0), MOV64_K(1, -5),
+		ALU64_K(ADD, 0, 1),		/* 2 */
+		ALU64_K(ADD, 1, 1),		/* 3 */
+		JMP_K(JSLT, 1, 0, -3),		/* 4: to 2 while r1 s< 0 */
+		EXIT,
+	};
+	EXPECT_R0(sgn, 5);
+
+	/* Register form whose source is the added register: compares the new value with
+	 * itself, so jeq is taken and r0 stays 7. */
+	struct bpf_insn self[] = {
+		MOV64_K(0, 7), MOV64_K(1, 5), ALU64_K(ADD, 1, 1),
+		I(BPF_JMP | BPF_JEQ | BPF_X, 1, 1, 1, 0), MOV64_K(0, 1), EXIT,
+	};
+	EXPECT_R0(self, 7);
+
+	/* jset on the sum: 0 + 4 has bit 2, taken, r0 stays 0; the untaken case gives 1. */
+	struct bpf_insn set[] = {
+		MOV64_K(0, 0), MOV64_K(1, 0), ALU64_K(ADD, 1, 4), JMP_K(JSET, 1, 4, 1),
+		MOV64_K(0, 1), EXIT,
+	};
+	EXPECT_R0(set, 0);
+	struct bpf_insn unset[] = {
+		MOV64_K(0, 0), MOV64_K(1, 0), ALU64_K(ADD, 1, 4), JMP_K(JSET, 1, 3, 1),
+		MOV64_K(0, 1), EXIT,
+	};
+	EXPECT_R0(unset, 1);
+
+	/* mov + add + jgt: r1 = r3 + 60 = 100, not > r2 = 100, so r0 = r1 = 100; with jge
+	 * it is taken and r0 stays 1. */
+	struct bpf_insn mov3[] = {
+		MOV64_K(0, 1), MOV64_K(2, 100), MOV64_K(3, 40),
+		MOV64_X(1, 3), ALU64_K(ADD, 1, 60),
+		I(BPF_JMP | BPF_JGT | BPF_X, 1, 2, 1, 0),
+		MOV64_X(0, 1), EXIT,
+	};
+	EXPECT_R0(mov3, 100);
+	struct bpf_insn mov3ge[] = {
+		MOV64_K(0, 1), MOV64_K(2, 100), MOV64_K(3, 40),
+		MOV64_X(1, 3), ALU64_K(ADD, 1, 60),
+		I(BPF_JMP | BPF_JGE | BPF_X, 1, 2, 1, 0),
+		MOV64_X(0, 1), EXIT,
+	};
+	EXPECT_R0(mov3ge, 1);
+
+	/* A jump into the middle of a fused group runs from there: the mov at 4 is skipped,
+	 * so r2 = 10 + 5 = 15 and jeq 15 is taken, r0 stays 0 (run from 4, r2 would be 5
+	 * and r0 99). */
+	struct bpf_insn mid[] = {
+		MOV64_K(0, 0), MOV64_K(1, 0), MOV64_K(2, 10),
+		JA(1),				/* 3: to 5 */
+		MOV64_X(2, 1),			/* 4 */
+		ALU64_K(ADD, 2, 5),		/* 5 */
+		JMP_K(JEQ, 2, 15, 1),		/* 6 */
+		MOV64_K(0, 99), EXIT,
+	};
+	EXPECT_R0(mid, 0);
+
+	/* Conditional jump then goto (fused into a two-way branch). r1 counts to 4 by ones,
+	 * r0 += 10 each round: 5 -> 9 -> 10, back to 5 while r1 < 4; then 10 falls through to
+	 * the goto at 11, to 3, whose jeq r1 == 4 is taken, to 7: r0 = 40. */
+	struct bpf_insn two[] = {
+		MOV64_K(0, 0), MOV64_K(1, 0),
+		JA(2),				/* 2: to 5 */
+		JMP_K(JEQ, 1, 4, 3),		/* 3: to 7 */
+		JA(2),				/* 4: to 7 (not reached) */
+		ALU64_K(ADD, 1, 1),		/* 5 */
+		JA(2),				/* 6: to 9 */
+		EXIT,				/* 7 */
+		EXIT,				/* 8 */
+		ALU64_K(ADD, 0, 10),		/* 9 */
+		JMP_K(JLT, 1, 4, -6),		/* 10: to 5 while r1 < 4 */
+		JA(-9),				/* 11: to 3 */
+	};
+	EXPECT_R0(two, 40);
+	/* A jump to the goto of a fused pair runs the goto alone: 2 -> 4 -> 5, r0 = 99. */
+	struct bpf_insn gmid[] = {
+		MOV64_K(0, 0), MOV64_K(1, 5),
+		JA(1),				/* 2: to 4 */
+		JMP_K(JEQ, 1, 5, 2),		/* 3: to 6 */
+		JA(0),				/* 4: to 5 */
+		MOV64_K(0, 99),			/* 5 */
+		EXIT,				/* 6 */
+	};
+	EXPECT_R0(gmid, 99);
+}

@@ -45,46 +45,52 @@ static inline uint16_t ex_l4_csum(const struct iphdr *ip, const void *l4, size_t
  * Writes an Ethernet + IPv4 packet to buf (at least 14 + 20 + 20 + payload bytes):
  * proto IPPROTO_UDP / IPPROTO_TCP get a header with dport and valid checksums, others
  * (ICMP) just the payload. Addresses in dotted form. Returns the frame's length.
+ * Headers are built in local structs and copied: in the frame the IP header sits at
+ * offset 14, where a struct iphdr pointer would be misaligned.
  */
 static inline size_t ex_pkt_build(uint8_t *buf, const char *src, const char *dst, uint8_t proto,
 				  uint16_t dport, size_t payload)
 {
-	struct ethhdr *eth = (struct ethhdr *)buf;
-	struct iphdr *ip = (struct iphdr *)(eth + 1);
-	uint8_t *l4 = (uint8_t *)(ip + 1);
+	struct ethhdr eth = { .h_proto = htons(ETH_P_IP) };
+	struct iphdr ip = { .version = 4, .ihl = 5, .ttl = 64, .protocol = proto };
+	uint8_t *l4 = buf + sizeof(eth) + sizeof(ip);
 	size_t l4hdr = proto == IPPROTO_UDP ? sizeof(struct udphdr)
 		     : proto == IPPROTO_TCP ? sizeof(struct tcphdr) : 0;
 	size_t l4len = l4hdr + payload;
 
-	memset(buf, 0, sizeof(*eth) + sizeof(*ip) + l4len);
-	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
-	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->ttl = 64;
-	ip->protocol = proto;
-	ip->tot_len = htons((uint16_t)(sizeof(*ip) + l4len));
-	inet_pton(AF_INET, src, &ip->saddr);
-	inet_pton(AF_INET, dst, &ip->daddr);
+	memcpy(eth.h_dest, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
+	memcpy(eth.h_source, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
+	ip.tot_len = htons((uint16_t)(sizeof(ip) + l4len));
+	inet_pton(AF_INET, src, &ip.saddr);
+	inet_pton(AF_INET, dst, &ip.daddr);
+	memset(l4, 0, l4hdr);
 	for (size_t i = 0; i < payload; i++)
 		l4[l4hdr + i] = (uint8_t)('a' + i % 26);
 	if (proto == IPPROTO_UDP) {
-		struct udphdr *uh = (struct udphdr *)l4;
-		uh->source = htons(40000);
-		uh->dest = htons(dport);
-		uh->len = htons((uint16_t)l4len);
-		uh->check = htons(ex_l4_csum(ip, l4, l4len));
+		struct udphdr uh = { .source = htons(40000), .dest = htons(dport),
+				     .len = htons((uint16_t)l4len) };
+		memcpy(l4, &uh, sizeof(uh));
+		uh.check = htons(ex_l4_csum(&ip, l4, l4len));
+		memcpy(l4, &uh, sizeof(uh));
 	} else if (proto == IPPROTO_TCP) {
-		struct tcphdr *th = (struct tcphdr *)l4;
-		th->source = htons(40000);
-		th->dest = htons(dport);
-		th->doff = 5;
-		th->syn = 1;
-		th->check = htons(ex_l4_csum(ip, l4, l4len));
+		struct tcphdr th = { .source = htons(40000), .dest = htons(dport), .doff = 5,
+				     .syn = 1 };
+		memcpy(l4, &th, sizeof(th));
+		th.check = htons(ex_l4_csum(&ip, l4, l4len));
+		memcpy(l4, &th, sizeof(th));
 	}
-	ip->check = htons((uint16_t)~ex_csum_add(0, ip, sizeof(*ip)));
-	return sizeof(*eth) + sizeof(*ip) + l4len;
+	ip.check = htons((uint16_t)~ex_csum_add(0, &ip, sizeof(ip)));
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(buf + sizeof(eth), &ip, sizeof(ip));
+	return sizeof(eth) + sizeof(ip) + l4len;
+}
+
+/* The IPv4 header of a frame built as above, copied out (aligned). */
+static inline struct iphdr ex_pkt_ip(const uint8_t *frame)
+{
+	struct iphdr ip;
+	memcpy(&ip, frame + sizeof(struct ethhdr), sizeof(ip));
+	return ip;
 }
 
 #endif

@@ -30,10 +30,10 @@ static struct bpf_map *find_rodata(struct bpf_object *obj)
  * pseudo-header and segment) including the checksum field folds to 0xffff. */
 static int csums_ok(const uint8_t *pkt, size_t len)
 {
-	const struct iphdr *ip = (const void *)(pkt + ETH_HLEN);
-	const uint8_t *l4 = pkt + ETH_HLEN + sizeof(*ip);
-	size_t l4len = len - ETH_HLEN - sizeof(*ip);
-	return ex_csum_add(0, ip, sizeof(*ip)) == 0xffff && ex_l4_csum(ip, l4, l4len) == 0;
+	struct iphdr ip = ex_pkt_ip(pkt);
+	const uint8_t *l4 = pkt + ETH_HLEN + sizeof(ip);
+	size_t l4len = len - ETH_HLEN - sizeof(ip);
+	return ex_csum_add(0, &ip, sizeof(ip)) == 0xffff && ex_l4_csum(&ip, l4, l4len) == 0;
 }
 
 static int run(int fd, const char *dst, uint8_t *out, size_t *outlen)
@@ -77,8 +77,8 @@ int main(int argc, char **argv)
 	};
 	for (int i = 0; i < 2; i++) {
 		int rc = run(fd, cases[i].dst, out, &len);
-		const struct iphdr *ip = (const void *)(out + ETH_HLEN);
-		inet_ntop(AF_INET, &ip->daddr, addr, sizeof(addr));
+		struct iphdr ip = ex_pkt_ip(out);
+		inet_ntop(AF_INET, &ip.daddr, addr, sizeof(addr));
 		int ok = rc == 0 && !strcmp(addr, cases[i].want) && csums_ok(out, len);
 		printf("UDP to %-9s -> to %-12s checksums %s%s\n", cases[i].dst, addr,
 		       csums_ok(out, len) ? "valid" : "BROKEN", ok ? "" : " (WRONG)");

@@ -151,23 +151,6 @@ static int lpm_init(struct ub_map *map)
 	return 0;
 }
 
-/* A pinned file: the control block must match the header's shape; indices in range. */
-static int lpm_validate(const struct ub_map *cmap)
-{
-	struct ub_map *map = (struct ub_map *)cmap;
-	if (geom_bind(map))
-		return -ENOMEM;
-	const struct lpm_geom *g = map->priv;
-	const struct lpm_ctl *c = g->ctl;
-
-	if (c->nnodes != g->nnodes || c->node_size != g->node_size ||
-	    c->data_size != g->data_size || c->ring_off != ring_off(g) ||
-	    (c->root != NIL && c->root >= g->nnodes) || c->n_entries > map->max_entries ||
-	    c->free_tail - c->free_head > g->nnodes)
-		return -EINVAL;
-	return 0;
-}
-
 /* ---- nodes ---- */
 
 static inline struct lpm_node *node_at(const struct lpm_geom *g, uint32_t i)
@@ -227,6 +210,101 @@ static uint32_t prefix_match(const struct lpm_geom *g, const struct lpm_node *n,
 		bits += 64;
 	}
 	return bits < limit ? bits : limit;
+}
+
+/*
+ * The trie's shape, as every walk relies on it: from the root, each child has a longer
+ * prefix than its parent, shares the parent's prefix and continues it with the bit of the
+ * slot it hangs from, and no node is reached twice; the free ring names other nodes, each
+ * once. A file that breaks this (damaged nodes) would make get_next_key list keys forever,
+ * now or after updates, so it is refused on open. 0, -EINVAL,
+ * or -ENOMEM.
+ */
+static int shape_check(const struct lpm_geom *g)
+{
+	uint32_t *stack = malloc((size_t)g->nnodes * sizeof(uint32_t));
+	uint8_t *seen = calloc((g->nnodes + 7) / 8, 1);
+	uint32_t root = LD(&g->ctl->root), sp = 0;
+	int err = 0;
+
+	if (!stack || !seen) {
+		free(stack), free(seen);
+		return -ENOMEM;
+	}
+	if (root != NIL)
+		stack[sp++] = root;
+	while (sp && !err) {
+		uint32_t i = stack[--sp];
+		if (i >= g->nnodes || (seen[i / 8] & (1u << (i % 8)))) {
+			err = -EINVAL;
+			break;
+		}
+		seen[i / 8] |= (uint8_t)(1u << (i % 8));
+		const struct lpm_node *n = node_at(g, i);
+		uint32_t npl = LD(&n->prefixlen);
+		if (npl > g->max_prefixlen)
+			err = -EINVAL;
+		for (unsigned b = 0; b < 2 && !err; b++) {
+			uint32_t c = LD(&n->child[b]);
+			if (c == NIL)
+				continue;
+			if (c >= g->nnodes) {
+				err = -EINVAL;
+				break;
+			}
+			const struct lpm_node *cn = node_at(g, c);
+			struct lpm_key k = { .pl = LD(&cn->prefixlen) };
+			for (uint32_t w = 0; w < g->data_stride / 8; w++)
+				k.w[w] = LD(&cn->data[w]);
+			if (k.pl <= npl || k.pl > g->max_prefixlen ||
+			    prefix_match(g, n, npl, &k) != npl || node_bit(cn, npl) != b)
+				err = -EINVAL;
+			else
+				stack[sp++] = c;	/* each node once (seen): sp < nnodes */
+		}
+	}
+	/* Free nodes: none in the trie, none twice, or an update would reuse a live node. */
+	uint64_t head = LD(&g->ctl->free_head), tail = LD(&g->ctl->free_tail);
+	for (uint64_t p = head; !err && p != tail && tail - head <= g->nnodes; p++) {
+		uint32_t i = LD(&g->ring[p % g->nnodes]);
+		if (i >= g->nnodes || (seen[i / 8] & (1u << (i % 8))))
+			err = -EINVAL;
+		else
+			seen[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+	free(stack), free(seen);
+	return err;
+}
+
+/*
+ * A pinned file: the control block must match the header's shape, indices in range, and
+ * the trie its shape (shape_check). A writer in another process may be changing the trie:
+ * the shape is judged from a consistent snapshot (seqlock), or as it is when its writer died.
+ */
+static int lpm_validate(const struct ub_map *cmap)
+{
+	struct ub_map *map = (struct ub_map *)cmap;
+	if (geom_bind(map))
+		return -ENOMEM;
+	struct lpm_geom *g = map->priv;
+	const struct lpm_ctl *c = g->ctl;
+
+	if (c->nnodes != g->nnodes || c->node_size != g->node_size ||
+	    c->data_size != g->data_size || c->ring_off != ring_off(g) ||
+	    (c->root != NIL && c->root >= g->nnodes) || c->n_entries > map->max_entries ||
+	    c->free_tail - c->free_head > g->nnodes)
+		return -EINVAL;
+	int as_is = 0;
+	for (unsigned tries = 0;; tries++) {
+		uint32_t s = __atomic_load_n(&g->ctl->seq, __ATOMIC_ACQUIRE);
+		if (!(s & 1) || as_is) {
+			int err = shape_check(g);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (as_is || err == -ENOMEM || LD(&g->ctl->seq) == s)
+				return err;
+		}
+		as_is = ub_shm_seq_wait(&g->ctl->lock, &g->ctl->seq, tries);
+	}
 }
 
 /* Values move word by word with atomic accesses: a lock-free reader may copy a value

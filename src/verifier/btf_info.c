@@ -4,14 +4,15 @@
  * line_info (source lines by instruction, one at the start of every subprogram). The
  * line records then give the log its source lines ("; int x = ctx->y @ prog.c:12").
  *
- * uebpf verifies every subprogram in its caller's context, global ones (BTF_FUNC_GLOBAL)
- * included: that is sound, but it does not make the kernel's separate check of a global
- * function with unknown arguments (see docs/verifier.md).
+ * Global functions (BTF_FUNC_GLOBAL linkage) are verified once on their own, as the
+ * kernel does: their arguments are typed from the BTF prototype (ub_vbtf_global_args),
+ * and a call only checks that the caller's registers match those types (calls.c).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "btf/btf.h"
+#include "progs/progs.h"
 #include "verifier/env.h"
 
 #define MIN_FUNCINFO_SIZE	8u	/* sizeof(struct bpf_func_info) */
@@ -101,7 +102,115 @@ static int check_funcs(struct ub_venv *env)
 			return einval(env, "LD_ABS is only allowed in functions that return 'int'.\n", 0, 0);
 		if (i && !scalar && env->subs[i].has_tail_call)
 			return einval(env, "Tail call is only allowed in functions that return 'int'.\n", 0, 0);
+		const struct btf_type *f = ub_btf_type(req->btf, r.type_id);
+		env->subs[i].is_global = i && f && ub_btf_vlen(f) == BTF_FUNC_GLOBAL;
 	}
+	return 0;
+}
+
+/* ---- Global functions' arguments (btf_prepare_func_args) ---- */
+
+/* The context struct a program type's C code names (bpf_ctx_convert): a pointer to it
+ * is the context; KPROBE also takes the kernel's own name of its registers. */
+static bool is_ctx_name(uint32_t prog_type, const char *name)
+{
+	static const struct { uint32_t type; const char *name; } tab[] = {
+		{ BPF_PROG_TYPE_SOCKET_FILTER, "__sk_buff" }, { BPF_PROG_TYPE_SCHED_CLS, "__sk_buff" },
+		{ BPF_PROG_TYPE_SCHED_ACT, "__sk_buff" }, { BPF_PROG_TYPE_XDP, "xdp_md" },
+		{ BPF_PROG_TYPE_KPROBE, "bpf_user_pt_regs_t" }, { BPF_PROG_TYPE_KPROBE, "pt_regs" },
+		{ BPF_PROG_TYPE_PERF_EVENT, "bpf_perf_event_data" },
+		{ BPF_PROG_TYPE_RAW_TRACEPOINT, "bpf_raw_tracepoint_args" },
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i].type == prog_type && !strcmp(tab[i].name, name))
+			return true;
+	return false;
+}
+
+static const struct btf_type *sub_func(const struct ub_venv *env, int sub)
+{
+	return ub_btf_type(env->req->btf, func_rec(env->req, (uint32_t)sub).type_id);
+}
+
+const char *ub_vbtf_func_name(const struct ub_venv *env, int sub)
+{
+	const struct btf_type *f = env->has_func_info ? sub_func(env, sub) : NULL;
+	return f ? ub_btf_str(env->req->btf, f->name_off) : "";
+}
+
+/* A pointer argument: the context (named like the program type's, typedefs included),
+ * or memory of its pointee's size that may be NULL. */
+static int ptr_arg(struct ub_venv *env, int sub, uint32_t i, uint32_t pointee)
+{
+	const struct ub_btf *btf = env->req->btf;
+	const struct btf_type *t = ub_btf_type(btf, pointee);
+	struct ub_vsub *s = &env->subs[sub];
+
+	/* walk the modifier chain by hand: a typedef's own name may be the context's */
+	for (uint32_t k = t ? ub_btf_kind(t) : 0; t; t = ub_btf_type(btf, t->type), k = t ? ub_btf_kind(t) : 0) {
+		if ((k == BTF_KIND_STRUCT || k == BTF_KIND_TYPEDEF) &&
+		    is_ctx_name(env->req->pt->type, ub_btf_str(btf, t->name_off))) {
+			s->arg_kind[i] = UB_GARG_CTX;
+			return 0;
+		}
+		if (k != BTF_KIND_TYPEDEF && k != BTF_KIND_CONST && k != BTF_KIND_VOLATILE &&
+		    k != BTF_KIND_RESTRICT && k != BTF_KIND_TYPE_TAG)
+			break;
+	}
+	int64_t size = pointee ? ub_btf_resolve_size(btf, pointee) : -EINVAL;
+	if (size < 0 || size > UB_MAX_VAR_SIZ) {
+		ub_vlog(env, "arg#%u reference type('%s') size cannot be determined: %d\n", i,
+			ub_btf_kind_name(t ? ub_btf_kind(t) : 0), -EINVAL);
+		return -EINVAL;
+	}
+	s->arg_kind[i] = UB_GARG_MEM;
+	s->arg_size[i] = (uint32_t)size;
+	return 0;
+}
+
+static int einval_arg(struct ub_venv *env, uint32_t i, uint32_t kind, const char *name)
+{
+	ub_vlog(env, "Arg#%u type %s in %s() is not supported yet.\n", i, ub_btf_kind_name(kind), name);
+	return -EINVAL;
+}
+
+int ub_vbtf_global_args(struct ub_venv *env, int sub)
+{
+	const struct ub_btf *btf = env->req->btf;
+	struct ub_vsub *s = &env->subs[sub];
+	const struct btf_type *f = sub_func(env, sub);
+	const struct btf_type *proto = f ? ub_btf_type(btf, f->type) : NULL;
+	const char *name = ub_vbtf_func_name(env, sub);
+
+	if (s->args_ready)
+		return 0;
+	if (!proto)
+		return einval(env, "verifier bug: no prototype for func#%u\n", (uint32_t)sub, 0);
+	if (!returns_scalar(btf, func_rec(env->req, (uint32_t)sub).type_id)) {
+		ub_vlog(env, "Global function %s() doesn't return scalar. Only those are supported.\n", name);
+		return -EINVAL;
+	}
+	uint32_t n = ub_btf_vlen(proto);
+	const struct btf_param *p = (const struct btf_param *)(proto + 1);
+	if (n > 5) {
+		ub_vlog(env, "Function %s() has %u > 5 args\n", name, n);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct btf_type *t = ub_btf_skip_mods(btf, p[i].type, NULL);
+		uint32_t k = t ? ub_btf_kind(t) : 0;
+		int err = 0;
+		if (k == BTF_KIND_INT || k == BTF_KIND_ENUM || k == BTF_KIND_ENUM64)
+			s->arg_kind[i] = UB_GARG_SCALAR;
+		else if (k == BTF_KIND_PTR)
+			err = ptr_arg(env, sub, i, t->type);
+		else
+			err = einval_arg(env, i, k, name);
+		if (err)
+			return err;
+	}
+	s->nargs = (uint8_t)n;
+	s->args_ready = 1;
 	return 0;
 }
 

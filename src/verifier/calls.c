@@ -543,6 +543,98 @@ static void clear_caller_saved(struct ub_vreg *regs)
 		ub_vst_mark_not_init(&regs[i]);
 }
 
+/* ---- Global functions: verified on their own, called like a helper ---- */
+
+/* One argument against its BTF type (btf_check_func_arg_match). */
+static int global_arg(struct ub_venv *env, const struct ub_vsub *s, int i)
+{
+	uint32_t regno = (uint32_t)i + 1;
+	struct ub_vreg *reg = &ub_vst_regs(env)[regno];
+	struct ub_vcall_meta meta = { .const_map_key = -1 };
+	int err;
+
+	switch (s->arg_kind[i]) {
+	case UB_GARG_SCALAR:
+		if (reg->type == VT_SCALAR)
+			return 0;
+		ub_vlog(env, "R%u is not a scalar\n", regno);
+		return -EINVAL;
+	case UB_GARG_CTX:
+		if ((err = ub_vmem_check_ptr_off(env, reg, regno, false)))
+			return err;
+		if (reg->type == VT_CTX)
+			return 0;
+		ub_vlog(env, "arg#%d expects pointer to ctx\n", i);
+		return -EINVAL;
+	default:
+		break;
+	}
+	if (ub_vst_is_null(reg))
+		return 0;	/* the argument may be NULL: the callee checks */
+	/* the callee may read and write all of it, assuming the pointer is not NULL; a
+	 * stack range it may write loses what the caller knew about it (clobbered) */
+	uint16_t saved = reg->type;
+	reg->type &= (uint16_t)~VF_MAYBE_NULL;
+	meta.pkt_access = true;
+	err = ub_vmem_helper_access(env, regno, (int)s->arg_size[i], false, false, &meta);
+	if (!err)
+		err = ub_vmem_helper_access(env, regno, (int)s->arg_size[i], true, false, &meta);
+	reg->type = saved;
+	return err;
+}
+
+static int call_global(struct ub_venv *env, int sub)
+{
+	struct ub_vsub *s = &env->subs[sub];
+	struct ub_vreg *regs = ub_vst_regs(env);
+	int err = ub_vbtf_global_args(env, sub);
+
+	for (int i = 0; !err && i < s->nargs; i++)
+		err = global_arg(env, s, i);
+	if (env->cur->active_locks) {
+		ub_vlog(env, "global function calls are not allowed while holding a lock,\nuse static function instead\n");
+		return -EINVAL;
+	}
+	if (err) {
+		ub_vlog(env, "Caller passes invalid args into func#%d ('%s')\n", sub, ub_vbtf_func_name(env, sub));
+		return err;
+	}
+	if (ub_vlog_trace(env))
+		ub_vlog(env, "Func#%d ('%s') is global and assumed valid.\n", sub, ub_vbtf_func_name(env, sub));
+	s->called = 1;
+	/* whatever it does to the packet: pointers into it must be checked again */
+	ub_vst_clear_pkt_pointers(env);
+	clear_caller_saved(regs);
+	ub_vst_mark_unknown(&regs[0]);	/* all global functions return a 64-bit scalar */
+	for (uint32_t i = 0; i <= 5; i++)
+		ub_vlog_scratch_reg(env, i);
+	return 0;
+}
+
+/* Frame 0 of a global function's own run: its arguments as BTF types them. */
+int ub_vcall_global_entry(struct ub_venv *env, struct ub_vstate *st, int sub)
+{
+	const struct ub_vsub *s = &env->subs[sub];
+	struct ub_vreg *regs = st->frame[0]->regs;
+	int err = ub_vbtf_global_args(env, sub);
+
+	if (err)
+		return err;
+	for (int i = 0; i < s->nargs; i++) {
+		struct ub_vreg *r = &regs[i + 1];
+		if (s->arg_kind[i] == UB_GARG_SCALAR) {
+			ub_vst_mark_unknown(r);
+		} else if (s->arg_kind[i] == UB_GARG_CTX) {
+			ub_vst_mark_ptr(r, VT_CTX);
+		} else {
+			ub_vst_mark_ptr(r, VT_MEM | VF_MAYBE_NULL);
+			r->mem_size = s->arg_size[i];
+			r->id = ++env->id_gen;
+		}
+	}
+	return 0;
+}
+
 int ub_vcall_func(struct ub_venv *env, const struct bpf_insn *insn, int *insn_idx)
 {
 	struct ub_vstate *st = env->cur;
@@ -553,6 +645,8 @@ int ub_vcall_func(struct ub_venv *env, const struct bpf_insn *insn, int *insn_id
 		ub_vlog(env, "verifier bug. No program starts at insn %d\n", target);
 		return -EFAULT;
 	}
+	if (env->subs[sub].is_global)
+		return call_global(env, sub);
 	if ((err = setup_frame(env, st, sub, *insn_idx, &callee)))
 		return err;
 	for (int i = 1; i <= 5; i++)

@@ -139,7 +139,18 @@ struct ub_vsub {
 	uint8_t has_ld_abs;
 	uint8_t is_cb;
 	uint8_t changes_pkt;
+	/* BTF_FUNC_GLOBAL: verified once on its own, with arguments typed by BTF (btf_info.c) */
+	uint8_t is_global;
+	uint8_t called;		/* a verified path calls it: it is verified too */
+	uint8_t verified;
+	uint8_t args_ready;	/* nargs, arg_kind and arg_size are filled in */
+	uint8_t nargs;
+	uint8_t arg_kind[5];	/* enum ub_vglobal_arg */
+	uint32_t arg_size[5];	/* UB_GARG_MEM: bytes pointed to */
 };
+
+/* A global function's argument, as the kernel's btf_prepare_func_args types it. */
+enum ub_vglobal_arg { UB_GARG_SCALAR, UB_GARG_CTX, UB_GARG_MEM };
 
 /* A saved state at a prune point, and a pending path. */
 struct ub_vsl {
@@ -337,12 +348,16 @@ int ub_vcall_func(struct ub_venv *env, const struct bpf_insn *insn, int *insn_id
 int ub_vcall_exit(struct ub_venv *env, int *insn_idx);
 int ub_vcall_leaks(struct ub_venv *env, bool check_lock, bool check_refs, const char *prefix);
 int ub_vcall_find_subprog(const struct ub_venv *env, int start);
+/* The entry state of a global function verified on its own. */
+int ub_vcall_global_entry(struct ub_venv *env, struct ub_vstate *st, int sub);
 
 /* ---- btf_info.c ---- */
 
 int ub_vbtf_early(struct ub_venv *env);	/* func_info records, before subprograms */
 int ub_vbtf_check(struct ub_venv *env);	/* func_info and line_info against subprograms */
 void ub_vbtf_log_line(struct ub_venv *env, int insn);	/* "; source @ file:line" */
+int ub_vbtf_global_args(struct ub_venv *env, int sub);	/* types a global's arguments */
+const char *ub_vbtf_func_name(const struct ub_venv *env, int sub);
 
 /* ---- cfg.c ---- */
 

@@ -671,6 +671,33 @@ static int access_by_type(struct ub_venv *env, int insn_idx, uint32_t regno, int
 }
 
 /*
+ * A load from a frozen array the program may only read (libbpf's .rodata: one element,
+ * BPF_F_RDONLY_PROG, frozen before the load) gives the constant stored there, as the
+ * kernel's bpf_map_direct_read: code that a configuration disables is then dead.
+ */
+static bool direct_read(const struct ub_vreg *reg, int off, int size, bool ldsx, uint64_t *val)
+{
+	const struct ub_map *m = reg->map;
+	union { uint8_t b; uint16_t h; uint32_t w; uint64_t d; } v = { .d = 0 };
+
+	if (!m || !ub_tnum_is_const(reg->var_off) || !(m->flags & BPF_F_RDONLY_PROG) ||
+	    m->type != BPF_MAP_TYPE_ARRAY || m->max_entries != 1 || !m->hdr ||
+	    !__atomic_load_n(&m->hdr->frozen, __ATOMIC_ACQUIRE))
+		return false;
+	int64_t o = (int64_t)off + (int64_t)reg->var_off.value;
+	if (o < 0 || o + size > (int64_t)m->value_size || (size != 1 && size != 2 && size != 4 && size != 8))
+		return false;
+	memcpy(&v, m->data + o, (size_t)size);
+	switch (size) {
+	case 1: *val = ldsx ? (uint64_t)(int64_t)(int8_t)v.b : v.b; break;
+	case 2: *val = ldsx ? (uint64_t)(int64_t)(int16_t)v.h : v.h; break;
+	case 4: *val = ldsx ? (uint64_t)(int64_t)(int32_t)v.w : v.w; break;
+	default: *val = v.d; break;
+	}
+	return true;
+}
+
+/*
  * The kernel's check_mem_access: may regno + off be read (value into value_regno, -1:
  * nowhere) or written (from value_regno, -1: an immediate or unknown)?
  */
@@ -688,6 +715,11 @@ int ub_vmem_access(struct ub_venv *env, int insn_idx, uint32_t regno, int off, i
 	if (err || write || value_regno < 0)
 		return err;
 	/* loads from anything but the stack and the context give unknown data */
+	uint64_t val;
+	if (type == VT_MAP_VALUE && direct_read(reg, off, size, ldsx, &val)) {
+		ub_vst_mark_const(&regs[value_regno], val);
+		return 0;
+	}
 	if (type != VT_STACK && type != VT_CTX)
 		ub_vst_mark_unknown(&regs[value_regno]);
 	if (size < UB_REG_SIZE && regs[value_regno].type == VT_SCALAR) {

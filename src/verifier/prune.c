@@ -349,6 +349,7 @@ void ub_vprune_free_all(struct ub_venv *env)
 			free_sl(sl);
 			sl = n;
 		}
+		env->explored[i] = NULL;	/* a global function's run starts afresh */
 	}
 	while (env->free_list) {
 		struct ub_vsl *n = env->free_list->next;

@@ -245,9 +245,17 @@ static int main_exit(struct ub_venv *env)
 {
 	int err = ub_vcall_leaks(env, true, true, "BPF_EXIT instruction in main prog");
 
-	if (err)
+	if (err || (err = ub_vst_check_reg(env, 0, SRC_OP)))
 		return err;
-	return ub_vst_check_reg(env, 0, SRC_OP);
+	/* a global function runs as frame 0 of its own verification: it returns a scalar */
+	const struct ub_vreg *r0 = &ub_vst_regs(env)[0];
+	if (env->cur->frame[0]->subprog && r0->type != VT_SCALAR) {
+		char t[48];
+		ub_vlog(env, "At subprogram exit the register R0 is not a scalar value (%s)\n",
+			ub_vst_type_str(r0->type, t, sizeof(t)));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* ---- The loop ---- */
@@ -398,18 +406,68 @@ static void type_rules(struct ub_venv *env)
 	env->test_state_freq = f & BPF_F_TEST_STATE_FREQ;
 }
 
-static int init_state(struct ub_venv *env)
+/* The state at the start of subprogram sub: the main program gets the context in r1,
+ * a global function the arguments its BTF prototype gives. */
+static int init_state(struct ub_venv *env, int sub)
 {
 	struct ub_vstate *st = ub_vst_new();
 
-	if (!st || !(st->frame[0] = ub_vst_frame_new(-1, 0, 0))) {
+	if (!st || !(st->frame[0] = ub_vst_frame_new(-1, 0, sub))) {
 		ub_vst_destroy(st);
 		return -ENOMEM;
 	}
-	ub_vst_mark_ptr(&st->frame[0]->regs[1], VT_CTX);
 	st->branches = 1;
 	env->cur = st;
+	env->insn_idx = env->subs[sub].start;
+	if (sub)
+		return ub_vcall_global_entry(env, st, sub);
+	ub_vst_mark_ptr(&st->frame[0]->regs[1], VT_CTX);
 	return 0;
+}
+
+/* One verification from subprogram sub's start (do_check_common). */
+static int check_from(struct ub_venv *env, int sub)
+{
+	int err;
+
+	if (sub) {	/* the previous run's states belong to another entry */
+		free_stack(env);
+		ub_vprune_free_all(env);
+		ub_vst_destroy(env->cur);
+		env->cur = NULL;
+		if (ub_vlog_trace(env))
+			ub_vlog(env, "Validating %s() func#%d...\n", ub_vbtf_func_name(env, sub), sub);
+	}
+	err = init_state(env, sub);
+	ub_vlog_scratch_all(env);	/* the first line shows the whole initial state */
+	if (!err)
+		err = do_check(env);
+	if (!err && sub && ub_vlog_trace(env))
+		ub_vlog(env, "Func#%d ('%s') is safe for any args that match its prototype\n", sub,
+			ub_vbtf_func_name(env, sub));
+	if (!err && !(env->log.level & 2))
+		ub_vlog_reset(env, 0);	/* level 1 shows a failing path only, as the kernel */
+	return err;
+}
+
+/* The main program, then every global function a verified path calls, each once on its
+ * own (do_check_subprogs); verifying one may find calls to more. */
+static int check_all(struct ub_venv *env)
+{
+	int err = check_from(env, 0);
+
+	for (bool again = true; !err && again;) {
+		again = false;
+		for (int i = 1; !err && i < env->nsubs; i++) {
+			struct ub_vsub *s = &env->subs[i];
+			if (!s->is_global || !s->called || s->verified)
+				continue;
+			s->verified = 1;
+			again = true;
+			err = check_from(env, i);
+		}
+	}
+	return err;
 }
 
 static void fill_result(struct ub_venv *env, struct ub_ver_res *res)
@@ -472,12 +530,7 @@ static int run(struct ub_venv *env)
 		err = maps_compatible(env);
 
 	if (!err)
-		err = init_state(env);
-	ub_vlog_scratch_all(env);	/* the first line shows the whole initial state */
-	if (!err)
-		err = do_check(env);
-	if (!err && !(env->log.level & 2))
-		ub_vlog_reset(env, 0);	/* level 1 shows a failing path only, as the kernel */
+		err = check_all(env);
 	if (!err)
 		err = ub_vcfg_max_stack(env);
 	if (env->log.level & 4)

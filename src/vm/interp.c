@@ -85,8 +85,9 @@ static const void *addj_at(const struct bpf_insn *insns, size_t cnt, size_t i,
 
 /*
  * Superinstructions: slot i runs `mov d, s` and slot i + 1's `d op= x` together when the
- * second operand is not d; `d += imm` and a conditional jump on d together; and the three
- * (`mov`, `add`, jump) together, the longest match winning. The slots inside a fused group
+ * second operand is not d; `d += imm` and a conditional jump on d together; the three
+ * (`mov`, `add`, jump) together, the longest match winning; a conditional jump and the
+ * `goto` after it together. The slots inside a fused group
  * keep their own handlers, so a jump into the middle of one still works.
  */
 static void fuse(struct ub_tslot *code, const struct bpf_insn *insns, size_t cnt,
@@ -100,6 +101,11 @@ static void fuse(struct ub_tslot *code, const struct bpf_insn *insns, size_t cnt
 		}
 		if (i + 1 >= cnt)
 			break;
+		int cur = ub_isa_lookup(&insns[i]);
+		if (cur >= 0 && t->jccja[cur] && ub_isa_lookup(&insns[i + 1]) == UB_OP_JA) {
+			code[i].lbl = t->jccja[cur];
+			continue;
+		}
 		const struct bpf_insn *a = &insns[i], *b = &insns[i + 1];
 		if (ub_isa_lookup(a) != UB_OP_MOV64_X || a->dst_reg == a->src_reg ||
 		    b->dst_reg != a->dst_reg)

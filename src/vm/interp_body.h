@@ -116,12 +116,19 @@ int UB_INTERP_FN(struct ub_run *run, const struct ub_tslot *start, const uint64_
 		UB_CMP_FUSABLE(MADDJ_LBL)
 #undef MADDJ_LBL
 	};
+	/* ... and a conditional jump followed by `goto` (a loop's exit test, then its back edge). */
+	static const void *const jccja[UB_OP__COUNT] = {
+#define JCCJA_LBL(name, expr) [UB_OP_##name##_K] = &&B_##name##_K, [UB_OP_##name##_X] = &&B_##name##_X,
+		UB_CMP_FUSABLE(JCCJA_LBL)
+#undef JCCJA_LBL
+	};
 	if (!run) {	/* asked for the handler tables, to build threaded code */
 		struct ub_interp_tables *t = (struct ub_interp_tables *)(uintptr_t)r0;
 		t->labels = labels;
 		t->fused = fused;
 		t->addj = addj;
 		t->maddj = maddj;
+		t->jccja = jccja;
 		return 0;
 	}
 	const struct uebpf_prog *prog = run->prog;
@@ -205,6 +212,14 @@ L_BSWAP64:	REG_DST = __builtin_bswap64(REG_DST); NEXT();
 			s_ = reg[pc[2].src]; pc += 2; JUMP(expr); }
 	UB_CMP_FUSABLE(ADDJ)
 #undef ADDJ
+	/* Two-way branch: taken goes where the jump says, not taken where the goto says. */
+#define JCCJA(name, expr) \
+	B_##name##_K: { uint64_t d_ = REG_DST, s_ = (uint64_t)IMM; \
+			pc += (expr) ? pc->off + 1 : pc[1].off + 2; DISPATCH(); } \
+	B_##name##_X: { uint64_t d_ = REG_DST, s_ = REG_SRC; \
+			pc += (expr) ? pc->off + 1 : pc[1].off + 2; DISPATCH(); }
+	UB_CMP_FUSABLE(JCCJA)
+#undef JCCJA
 
 	/* ---- ALU (32-bit): operands are the low halves, the result is zero-extended ---- */
 	ALU32(ADD, d_ + s_)

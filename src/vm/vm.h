@@ -134,6 +134,7 @@ struct ub_interp_tables {
 	const void *const *fused;	/* per operation: its handler fused with a mov, or NULL */
 	const void *const *addj;	/* per jump: `dst += imm` and that jump, or NULL */
 	const void *const *maddj;	/* per jump: `dst = src`, `dst += imm` and the jump */
+	const void *const *jccja;	/* per jump: it and a following `goto` (two-way branch) */
 };
 
 /* Threaded code for prog in the given mode (interp.c). */

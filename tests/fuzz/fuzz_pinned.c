@@ -19,15 +19,15 @@
  *  - lock words that name a live process (this one included): a lock in the file is a
  *    process id, taken over only from a dead holder (maps/shm.c), so such a file makes
  *    its openers wait for that process. Inputs whose patches turn a word of the file (data
- *    region or header page) into a live pid are skipped: what a hostile file
- *    can do by design. (A number no process can have, above INT32_MAX, made the lock wait
- *    forever too: a bug, found here and fixed, now a regression test.)
+ *    region or header page) into a live pid are skipped: what a hostile file can do by
+ *    design. (A number no process can have, above INT32_MAX, made the lock wait forever
+ *    too: a bug, found here and fixed, now a regression test.)
  *  - reported bugs with reproducers in tests/test_fuzz_regress.c: an LPM trie damaged in
- *    its nodes, or a per-CPU hash
- *    file whose header names a DEVMAP_HASH (checksum fixed), opens and its get_next_key
- *    walk never ends, so long walks of those two types are cut, not failed; and a file
- *    relabelled DEVMAP_HASH with damaged data makes get_next_key read out of bounds, so
- *    inputs that turn a template of another type into a DEVMAP_HASH are skipped.
+ *    its nodes, or a per-CPU hash file whose header names a DEVMAP_HASH (checksum fixed),
+ *    opens and its get_next_key walk never ends, so long walks of those two types are cut,
+ *    not failed; and a file relabelled DEVMAP_HASH with damaged data makes get_next_key
+ *    read out of bounds, so inputs that turn a template of another type into a
+ *    DEVMAP_HASH are skipped.
  */
 #include <dirent.h>
 #include <fcntl.h>

@@ -56,20 +56,25 @@ int main(int argc, char **argv)
 				4, &o);
 	if (fd < 0)
 		return fail("map create", fd);
-	int ncpus = libbpf_num_possible_cpus();
+	int ncpus = libbpf_num_possible_cpus(), err;
 	struct val *vals = calloc(ncpus > 0 ? (size_t)ncpus : 1, sizeof(*vals));
 	if (!vals)
 		return fail("calloc", -ENOMEM);
 	for (int k = 0; k < (ncpus > 0 ? ncpus : 1); k++)
 		vals[k] = (struct val){ .a = -5 - k, .b = 1234567890123L, .name = "cpu", .arr = { 7, 8 } };
 	int key = 3;
-	if (bpf_map_update_elem(fd, &key, vals, 0))
-		return fail("update", -errno);
+	if (bpf_map_update_elem(fd, &key, vals, 0)) {
+		err = -errno;
+		free(vals);
+		return fail("update", err);
+	}
 	key = 1;
 	vals[0].a = 42;
 	memcpy(vals[0].name, "x\"y", 4);
-	if (bpf_map_update_elem(fd, &key, vals, 0))
-		return fail("update", -errno);
+	err = bpf_map_update_elem(fd, &key, vals, 0) ? -errno : 0;
+	free(vals);
+	if (err)
+		return fail("update", err);
 	unlink(argv[1]);
 	if (bpf_obj_pin(fd, argv[1]))
 		return fail("pin", -errno);
