@@ -389,8 +389,10 @@ UT_TEST(pinned_lpm_damaged_walk_ends)
 }
 
 /*
- * fuzz_pinned: an LPM trie file whose free ring names a node of the trie: the next update
- * takes that live node for its new entry and the trie grows a cycle. The layout, from
+ * An LPM trie file whose free ring names a node of the trie (the next update would take that
+ * live node for its new entry): refused on open, or its walks end. Written after a
+ * fuzz_pinned walk that did not end (the saved input did not replay alone); this file does
+ * not reproduce that run, it guards the ring check lpm_validate added for it. The layout, from
  * lpm_trie.c for key 8, value 8, 16 entries: control block { lock, seq, root, n_entries,
  * nnodes, node_size, data_size, pad, u64 free_head, u64 free_tail }, then 2 * 16 + 1 + 64
  * = 97 nodes of 16 + 8 + 8 bytes from offset 64, then the ring of 97 u32 (offset 3168).

@@ -458,6 +458,58 @@ static int mark_entries(struct jctx *j)
 	return 0;
 }
 
+/* Does control leave instruction i only by a jump or an exit (never into i + its size)? */
+static int ends_flow(const struct jctx *j, size_t i)
+{
+	int fmt = ub_ops[j->ops[i]].fmt;
+
+	return fmt == UB_FMT_EXIT || fmt == UB_FMT_JA || fmt == UB_FMT_JA32;
+}
+
+/*
+ * Every function (the code from one entry to the next) is its own native frame: its exit
+ * returns from that frame and, in checked mode, counts the call depth down. So control
+ * may pass between functions only by call and exit. A function that falls into the next
+ * one (the kernel: "last insn is not an exit or jmp") or a jump into another function
+ * (the kernel: "jump out of range") would run one function's prologue or epilogue in
+ * another's frame: refused here, as the kernel's verifier refuses both. fn_of[] is
+ * scratch (the function each instruction belongs to).
+ */
+static int check_functions(struct jctx *j, uint32_t *fn_of)
+{
+	const struct bpf_insn *in = j->prog->insns;
+	size_t n = j->prog->cnt, last = 0;
+
+	for (size_t i = 0, fn = 0; i < n; i++) {
+		if (j->is_entry[i] & MARK_ENTRY) {
+			if (i && !ends_flow(j, last))
+				return ub_log_printf(j->log, "JIT: insn %zu: function ends without exit "
+						     "or jump: it would run on into the function at insn %zu\n",
+						     last, i), -EINVAL;
+			fn = i;
+		}
+		fn_of[i] = (uint32_t)fn;
+		last = i;
+		if (ub_ops[j->ops[i]].fmt == UB_FMT_LDDW && i + 1 < n)
+			fn_of[++i] = (uint32_t)fn;
+	}
+	if (n && !ends_flow(j, last))
+		return ub_log_printf(j->log, "JIT: insn %zu: the program ends without exit or jump\n",
+				     last), -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int fmt = ub_ops[j->ops[i]].fmt;
+		long t = (long)i + 1 + (fmt == UB_FMT_JA32 ? in[i].imm : in[i].off);
+		if ((fmt == UB_FMT_JA || fmt == UB_FMT_JA32 || fmt == UB_FMT_JMP_K ||
+		     fmt == UB_FMT_JMP_X) && fn_of[t] != fn_of[i])
+			return ub_log_printf(j->log, "JIT: insn %zu: jump to insn %ld, in another "
+					     "function (functions are entered only by call)\n", i, t),
+			       -EINVAL;
+		if (fmt == UB_FMT_LDDW)
+			i++;
+	}
+	return 0;
+}
+
 static void emit_all(struct jctx *j)
 {
 	const struct bpf_insn *in = j->prog->insns;
@@ -613,6 +665,11 @@ int ub_jit_compile(struct uebpf_prog *prog, int checked, struct ub_log *log)
 	j.keys = harden ? make_keys(prog->cnt) : NULL;
 	int err = !img || !j.off || !j.entry || !j.is_entry || !j.ops || (harden && !j.keys)
 		  ? -ENOMEM : mark_entries(&j);
+	if (!err) {
+		uint32_t *fn_of = calloc(prog->cnt + 1, sizeof(*fn_of));
+		err = fn_of ? check_functions(&j, fn_of) : -ENOMEM;
+		free(fn_of);
+	}
 	if (!err) {
 		j.direct = !checked && !j.may_fault && !j.uses_run;
 		j.save_mask = j.direct ? used_saved(prog) : (1u << NSAVED) - 1;

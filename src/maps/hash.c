@@ -616,6 +616,20 @@ static void fill_value(struct ub_map *map, struct hash_geom *g, struct hash_elem
 	memcpy(v + cur_cpu(map) * g->value_stride, value, map->value_size);
 }
 
+/*
+ * Takes one of the max_entries places for a new element. Updates of different buckets run
+ * at once (one lock per bucket), so a check of the count followed by an increment later
+ * would let two of them take the last place; the increment comes first, as the kernel's
+ * atomic_inc_return() on htab->count, and is undone when the place is not there.
+ */
+static int count_reserve(struct hash_geom *g, uint32_t max_entries)
+{
+	if (__atomic_add_fetch(&g->ctl->count, 1, __ATOMIC_RELAXED) <= max_entries)
+		return 1;
+	__atomic_sub_fetch(&g->ctl->count, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
 static int hash_update_how(struct ub_map *map, const void *key, const void *value,
 			   uint64_t flags, int how)
 {
@@ -643,10 +657,13 @@ static int hash_update_how(struct ub_map *map, const void *key, const void *valu
 		bucket_unlock(g, b);
 		return 0;
 	}
-	else if (!old && __atomic_load_n(&g->ctl->count, __ATOMIC_RELAXED) >= map->max_entries)
+	else if (!old && !count_reserve(g, map->max_entries))
 		err = -E2BIG;
-	else if (!elem_alloc(g, &idx))
+	else if (!elem_alloc(g, &idx)) {
 		err = old ? -EBUSY : -E2BIG;
+		if (!old)
+			__atomic_sub_fetch(&g->ctl->count, 1, __ATOMIC_RELAXED);
+	}
 	if (err) {
 		bucket_unlock(g, b);
 		return err;
@@ -669,7 +686,6 @@ static int hash_update_how(struct ub_map *map, const void *key, const void *valu
 	}
 	__atomic_store_n(&e->next, g->buckets[b].head, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->buckets[b].head, idx, __ATOMIC_RELEASE);
-	__atomic_add_fetch(&g->ctl->count, 1, __ATOMIC_RELAXED);
 	bucket_unlock(g, b);
 	return 0;
 }

@@ -583,6 +583,29 @@ static int global_arg(struct ub_venv *env, const struct ub_vsub *s, int i)
 	return err;
 }
 
+/* Whether subprogram sub, or one it calls, may move the packet (the kernel's
+ * changes_pkt_data of a subprogram, found from its code); a tail call counts, the
+ * program it runs may. depth bounds the walk (calls cannot nest deeper than frames). */
+static bool sub_changes_pkt(const struct ub_venv *env, int sub, int depth)
+{
+	if (depth >= UB_MAX_FRAMES)
+		return true;	/* cannot be a valid program; stay on the safe side */
+	for (int i = env->subs[sub].start; i < env->subs[sub + 1].start; i++) {
+		const struct bpf_insn *in = &env->insns[i];
+		bool call = in->code == (BPF_JMP | BPF_CALL);
+		/* a callback (its address loaded for bpf_loop ...) runs on the same packet */
+		bool func_addr = in->code == (BPF_LD | BPF_IMM | BPF_DW) && in->src_reg == BPF_PSEUDO_FUNC;
+		if (call && in->src_reg == 0 &&
+		    (changes_pkt_data((uint32_t)in->imm) || in->imm == BPF_FUNC_tail_call))
+			return true;
+		int callee = (call && in->src_reg == BPF_PSEUDO_CALL) || func_addr ?
+			     ub_vcall_find_subprog(env, ub_vtarget(i, in->imm)) : -1;
+		if (callee >= 0 && sub_changes_pkt(env, callee, depth + 1))
+			return true;
+	}
+	return false;
+}
+
 static int call_global(struct ub_venv *env, int sub)
 {
 	struct ub_vsub *s = &env->subs[sub];
@@ -602,8 +625,8 @@ static int call_global(struct ub_venv *env, int sub)
 	if (ub_vlog_trace(env))
 		ub_vlog(env, "Func#%d ('%s') is global and assumed valid.\n", sub, ub_vbtf_func_name(env, sub));
 	s->called = 1;
-	/* whatever it does to the packet: pointers into it must be checked again */
-	ub_vst_clear_pkt_pointers(env);
+	if (sub_changes_pkt(env, sub, 0))
+		ub_vst_clear_pkt_pointers(env);	/* the packet may have moved */
 	clear_caller_saved(regs);
 	ub_vst_mark_unknown(&regs[0]);	/* all global functions return a 64-bit scalar */
 	for (uint32_t i = 0; i <= 5; i++)
