@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/bpf.h>
 #include <linux/btf.h>
@@ -33,6 +34,8 @@
 #define ADD_X(d, s)	I(BPF_ALU64 | BPF_ADD | BPF_X, d, s, 0, 0)
 #define CALL_PC(o)	I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, o)
 #define EXIT		I(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define CALL(f)		I(BPF_JMP | BPF_CALL, 0, 0, 0, f)
+#define JGT_X(d, s, o)	I(BPF_JMP | BPF_JGT | BPF_X, d, s, o, 0)
 #define JEQ_K(d, k, o)	I(BPF_JMP | BPF_JEQ | BPF_K, d, 0, o, k)
 #define ST_W(d, o, k)	I(BPF_ST | BPF_MEM | BPF_W, d, 0, o, k)
 #define ST_DW(d, o, k)	I(BPF_ST | BPF_MEM | BPF_DW, d, 0, o, k)
@@ -347,8 +350,21 @@ PROG(uncalled_global, MOV_K(0, 1), JEQ_K(0, 1, 1), CALL_PC(1), EXIT, LDX_W(0, 1,
 PROG(nested_global, CALL_WITH_PAIR, CALL_PC(1), EXIT, LDX_W(0, 1, 0), EXIT),
 	.funcs = 3, .starts = { 0, 7, 9 }, .types = { T_MAIN, T_G_MEM, T_G_MEM2 } };
 
+/* A packet pointer checked against data_end, kept in r7 across a call of g_ctx(ctx),
+ * then read: still valid when the callee cannot move the packet ... */
+#define PKT_ACROSS_CALL \
+	MOV_X(6, 1), LDX_W(2, 6, 0), LDX_W(3, 6, 4), MOV_X(7, 2), ADD_K(2, 8), JGT_X(2, 3, 4), \
+	MOV_X(1, 6), CALL_PC(4), LDX_B(0, 7, 0), EXIT, MOV_K(0, 0), EXIT
+PROG(pkt_kept, PKT_ACROSS_CALL, MOV_K(0, 0), EXIT),
+	.funcs = 2, .starts = { 0, 12 }, .types = { T_MAIN, T_G_CTX } };
+/* ... and invalid when it calls bpf_xdp_adjust_head. */
+PROG(pkt_moved, PKT_ACROSS_CALL, MOV_K(2, 0), CALL(BPF_FUNC_xdp_adjust_head), MOV_K(0, 0), EXIT),
+	.funcs = 2, .starts = { 0, 12 }, .types = { T_MAIN, T_G_CTX } };
+
 UT_TEST(global_functions_as_the_kernel)
 {
+	both(&pkt_kept);
+	both(&pkt_moved);
 	both(&mem_checked);
 	both(&mem_unchecked);
 	both(&mem_unchecked_static);
@@ -377,4 +393,34 @@ UT_TEST(rodata_loads_are_constants_as_the_kernel)
 {
 	both(&rodata_dead_branch);
 	both(&unfrozen_live_branch);
+}
+
+/*
+ * uebpf only: a frozen map whose file another user may write is not a constant. The
+ * kernel's guarantee rests on frozen maps having no writable mapping; uebpf's files can be
+ * mapped by any process the file mode lets in, so freezing also takes the write bits off
+ * the file, and a file given them back (here 0666) is read as unknown again: the branch
+ * to the out-of-bounds stack read is live and the program refused.
+ */
+UT_TEST(rodata_writable_by_others_is_not_constant)
+{
+	struct side s = { .btf = -1 };
+	struct stat st;
+
+	s.map = rodata_map(0, 0, true);
+	UT_CHECK(s.map >= 0, "map: %d", s.map);
+	if (s.map < 0)
+		return;
+	UT_CHECK(fstat(s.map, &st) == 0 && !(st.st_mode & 0222), "freeze left mode %o",
+		 (unsigned)st.st_mode & 0777);
+	int fd = load_side(&rodata_dead_branch, &s, 0);
+	UT_CHECK(fd >= 0, "sealed map: refused: %s", s.log);
+	if (fd >= 0)
+		close(fd);
+	UT_CHECK_EQ(fchmod(s.map, 0666), 0);
+	fd = load_side(&rodata_dead_branch, &s, 0);
+	UT_CHECK(fd < 0, "a frozen map writable by others was read as a constant");
+	if (fd >= 0)
+		close(fd);
+	close(s.map);
 }

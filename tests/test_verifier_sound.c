@@ -48,7 +48,7 @@ enum { SUB_STACK_RW, SUB_CALLBACK };
 
 struct gen {
 	uint64_t rng;
-	struct { size_t at; int kind; int16_t off; int8_t size; uint8_t write, bad_ret; } sub[MAX_SUBS];
+	struct { size_t at; int kind; int16_t off; int8_t size; uint8_t write, bad_ret, global; } sub[MAX_SUBS];
 	unsigned nsub;
 	struct bpf_func_info fi[MAX_SUBS + 1];	/* func_info: main, then each subprogram */
 	unsigned nfi;
@@ -495,6 +495,9 @@ static void g_call(struct gen *g)
 	}
 	g->sub[s].write = (uint8_t)pick(g, 2);
 	g->sub[s].bad_ret = (uint8_t)buggy(g);
+	/* a global function (BTF linkage): verified on its own, its argument 8 bytes of
+	 * memory that may be NULL; the caller only learns that the slot may have changed */
+	g->sub[s].global = kind == SUB_STACK_RW && pick(g, 2);
 	fill_stack(g, slot, buggy(g) ? 0 : 8, 8);
 	if (kind == SUB_STACK_RW) {
 		emit(g, I(BPF_ALU64 | BPF_MOV | BPF_X, 1, 10, 0, 0));
@@ -520,9 +523,12 @@ static void gen_subs(struct gen *g)
 {
 	for (unsigned s = 0; s < g->nsub && g->n < MAX_INSNS - 8; s++) {
 		uint8_t p = g->sub[s].kind == SUB_CALLBACK ? 2 : 1;
-		g->fi[g->nfi++] = (struct bpf_func_info){ .insn_off = (uint32_t)g->n, .type_id = 3 };
+		g->fi[g->nfi++] = (struct bpf_func_info){ .insn_off = (uint32_t)g->n,
+							  .type_id = g->sub[s].global ? 7 : 3 };
 		int sz = g->sub[s].size == 1 ? 0 : g->sub[s].size == 2 ? 1 : g->sub[s].size == 4 ? 2 : 3;
 		g->p[g->sub[s].at].imm = (int32_t)(g->n - g->sub[s].at - 1);
+		if (g->sub[s].global && !buggy(g))	/* NULL check; without it: refused */
+			emit(g, I(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 1, 0));
 		if (g->sub[s].write)
 			emit(g, I(BPF_ST | BPF_MEM | sizes[sz], p, 0, g->sub[s].off, small(g, 0, 9)));
 		else
@@ -596,16 +602,22 @@ static void generate(struct gen *g, int map_fd)
 
 /*
  * The kernel wants func_info (BTF) for programs with callbacks; every generated program
- * gets one record per function, all of one static FUNC "f" returning int:
- * [1] int, [2] FUNC_PROTO int(void), [3] FUNC f.
+ * gets one record per function: the static FUNC "f" returning int, or the global "g"
+ * taking a pointer to 8 bytes:
+ * [1] int, [2] FUNC_PROTO int(void), [3] FUNC f, [4] long, [5] long *,
+ * [6] FUNC_PROTO int(long *p), [7] FUNC g (global).
  */
 static size_t btf_blob(uint8_t *out)
 {
-	static const char strs[] = "\0int\0f";
+	static const char strs[] = "\0int\0f\0long\0p\0g";
 	static const uint32_t types[] = {
 		1, BTF_KIND_INT << 24, 4, 32 | (BTF_INT_SIGNED << 24),	/* [1] int */
 		0, BTF_KIND_FUNC_PROTO << 24, 1,			/* [2] int (void) */
 		5, BTF_KIND_FUNC << 24, 2,				/* [3] static f */
+		7, BTF_KIND_INT << 24, 8, 64 | (BTF_INT_SIGNED << 24),	/* [4] long */
+		0, BTF_KIND_PTR << 24, 4,				/* [5] long * */
+		0, (BTF_KIND_FUNC_PROTO << 24) | 1, 1, 12, 5,		/* [6] int (long *p) */
+		14, (BTF_KIND_FUNC << 24) | BTF_FUNC_GLOBAL, 6,		/* [7] global g */
 	};
 	struct btf_header h = { .magic = BTF_MAGIC, .version = BTF_VERSION, .hdr_len = sizeof(h),
 				.type_len = sizeof(types), .str_off = sizeof(types),
@@ -842,9 +854,10 @@ static const char *last_line(const char *log)
 }
 
 /* The most common rejection reasons, to see what the generator keeps tripping on. */
+#define MAX_REASONS 24
 struct reasons {
-	char text[8][80];
-	unsigned count[8], n, other;
+	char text[MAX_REASONS][80];
+	unsigned count[MAX_REASONS], n, other;
 };
 
 static void tally(struct reasons *rs, const char *why)
@@ -859,7 +872,7 @@ static void tally(struct reasons *rs, const char *why)
 			rs->count[i]++;
 			return;
 		}
-	if (rs->n == 8) {
+	if (rs->n == MAX_REASONS) {
 		rs->other++;
 		return;
 	}

@@ -244,6 +244,8 @@ int ub_cmd_map_freeze(union bpf_attr *attr, unsigned int size)
 	if (!__atomic_compare_exchange_n(&map->hdr->frozen, &expect, 1, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		err = -EBUSY;	/* already frozen */
+	else
+		ub_map_seal(map);
 	map_done(map);
 	return err;
 }
@@ -276,9 +278,33 @@ int ub_cmd_map_get_fd_by_id(union bpf_attr *attr, unsigned int size)
  * the elements copied; update and delete stop at the first failing element and report
  * how many were done.
  */
-static int map_is_array(const struct ub_map *map)
+/*
+ * The batch commands each family has, as the kernel's map ops (checked against 6.18):
+ * the hash family all four, arrays lookup and update, the LPM trie all but
+ * lookup-and-delete. Every other family (CPUMAP, DEVMAP, PROG_ARRAY, XSKMAP, STACK_TRACE,
+ * the keyless ones...) has none: ENOTSUPP.
+ */
+enum { B_LOOKUP = 1, B_LOOKUP_DEL = 2, B_UPDATE = 4, B_DELETE = 8, B_ALL = 15 };
+static const struct { uint32_t type; uint8_t cmds; } batch_families[] = {
+	{ BPF_MAP_TYPE_HASH, B_ALL },
+	{ BPF_MAP_TYPE_PERCPU_HASH, B_ALL },
+	{ BPF_MAP_TYPE_LRU_HASH, B_ALL },
+	{ BPF_MAP_TYPE_LRU_PERCPU_HASH, B_ALL },
+	{ BPF_MAP_TYPE_HASH_OF_MAPS, B_ALL },
+	{ BPF_MAP_TYPE_ARRAY, B_LOOKUP | B_UPDATE },
+	{ BPF_MAP_TYPE_PERCPU_ARRAY, B_LOOKUP | B_UPDATE },
+	{ BPF_MAP_TYPE_ARRAY_OF_MAPS, B_LOOKUP | B_UPDATE },
+	{ BPF_MAP_TYPE_LPM_TRIE, B_LOOKUP | B_UPDATE | B_DELETE },
+};
+
+static int batch_supported(const struct ub_map *map, int need, int del)
 {
-	return map->type == BPF_MAP_TYPE_ARRAY || map->type == BPF_MAP_TYPE_PERCPU_ARRAY;
+	int cmd = (need & PERM_READ) ? (del ? B_LOOKUP_DEL : B_LOOKUP) : (del ? B_DELETE : B_UPDATE);
+
+	for (size_t i = 0; i < sizeof(batch_families) / sizeof(batch_families[0]); i++)
+		if (batch_families[i].type == map->type)
+			return !!(batch_families[i].cmds & cmd);
+	return 0;
 }
 
 /*
@@ -297,12 +323,10 @@ static int batch_prologue(union bpf_attr *attr, int need, int del, struct ub_map
 	struct ub_map *map = map_for(&a, need, &err);
 	if (!map)
 		return err;
-	int hash_lookup = (need & PERM_READ) && !map_is_array(map);
+	/* the hash family (the only one with lookup-and-delete) has its own lookup batch */
+	int hash_lookup = (need & PERM_READ) && batch_supported(map, PERM_READ, 1);
 	err = 0;
-	if (del && map_is_array(map))
-		err = -UB_ENOTSUPP;
-	else if (ub_map_is_keyless(map) ||	/* no batch ops; LPM has no lookup-and-delete */
-		 (del && (need & PERM_READ) && map->type == BPF_MAP_TYPE_LPM_TRIE))
+	if (!batch_supported(map, need, del))
 		err = -UB_ENOTSUPP;
 	else if ((attr->batch.elem_flags & ~(uint64_t)BPF_F_LOCK) ||
 		 ((attr->batch.elem_flags & BPF_F_LOCK) && map->lock_off < 0) ||
@@ -342,15 +366,16 @@ static int lookup_batch(union bpf_attr *attr, int del)
 			break;
 		}
 		uint64_t ef = attr->batch.elem_flags;
-		if ((del ? lookup_and_delete(map, key, vals + cp * vs, ef)
-			 : map->ops->lookup_user(map, key, vals + cp * vs, ef)) == 0) {
+		int got = (del ? lookup_and_delete(map, key, vals + cp * vs, ef)
+			       : map->ops->lookup_user(map, key, vals + cp * vs, ef)) == 0;
+		if (got) {
 			memcpy(keys + cp * ks, key, ks);
 			cp++;
 		}
 		prev = key + ks;
 		memcpy(prev, key, ks);
-		if (del)
-			prev = NULL;	/* deleted: start again from the first key */
+		if (del && got)	/* deleted: start again from the first key; else go past it */
+			prev = NULL;
 	}
 	if (cp && attr->batch.out_batch)
 		memcpy(U64_PTR(attr->batch.out_batch), keys + (cp - 1) * ks, ks);

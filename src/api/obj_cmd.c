@@ -14,6 +14,7 @@
 #include "maps/shm.h"
 #include "api/prog_obj.h"
 #include "api/btf_obj.h"
+#include "api/prog_pin.h"
 #include <sys/mman.h>
 
 #define U64_PTR(x) ((void *)(uintptr_t)(x))
@@ -83,8 +84,9 @@ int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size)
 	    (err = ub_shm_pin_path(path, real, sizeof(real))))
 		return err;
 	struct ub_map *map = ub_map_get((int)attr->bpf_fd);
-	if (!map)	/* the kernel: EINVAL for any fd that is no bpf object */
-		return -EINVAL;	/* programs and links are pinned once they exist */
+	if (!map)	/* a program is a file of its own (prog_pin.c); the kernel answers
+			 * EINVAL for any fd that is no bpf object (links: once they exist) */
+		return ub_prog_pin_write((int)attr->bpf_fd, path, real, 0600);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", map->obj.fd);
 	if (linkat(AT_FDCWD, proc, AT_FDCWD, real, AT_SYMLINK_FOLLOW)) {
 		err = -errno;
@@ -93,6 +95,8 @@ int ub_cmd_obj_pin(union bpf_attr *attr, unsigned int size)
 				     "pin under the pin root (UEBPF_PIN_ROOT)", real, ub_shm_pin_root());
 		else
 			ub_set_error("pin %s: %s", real, strerror(-err));
+	} else {
+		ub_prog_pin_note_map(map->obj.fd, path, real);
 	}
 	ub_map_put(map);
 	return err;
@@ -112,8 +116,13 @@ int uebpf_obj_pin_mode(int fd, const char *path, unsigned int mode)
 	if (mode & ~0777u)
 		return -EINVAL;
 	struct ub_map *map = ub_map_get(fd);
-	if (!map)
-		return -EINVAL;
+	if (!map) {	/* a program: its own file, made with that mode */
+		char real[4096];
+		if (!path)
+			return -EFAULT;
+		err = ub_shm_pin_path(path, real, sizeof(real));
+		return err ? err : ub_prog_pin_write(fd, path, real, mode);
+	}
 	err = fstat(map->obj.fd, &st) || fchmod(map->obj.fd, mode) ? -errno : 0;
 	if (!err) {
 		union bpf_attr attr;
@@ -219,10 +228,20 @@ int ub_cmd_obj_get(union bpf_attr *attr, unsigned int size)
 	int fd = open_pinned(real, attr->file_flags);
 	if (fd < 0)
 		return fd;
+	if (ub_prog_pin_is(fd)) {	/* a pinned program: load it again */
+		err = ub_prog_pin_open(fd, real);
+		close(fd);
+		return err;
+	}
 	err = ub_map_open_file(fd, attr->file_flags, why, sizeof(why));
 	if (err < 0) {
 		ub_set_error("%s: %s", real, why);
 		close(fd);
+	} else {
+		struct ub_map *map = ub_map_get(err);
+		if (map)
+			ub_prog_pin_note_map(map->obj.fd, path, real);
+		ub_map_put(map);
 	}
 	return err;
 }

@@ -38,12 +38,10 @@ static int is_hash(const struct ub_map *m)
 	return m->type == BPF_MAP_TYPE_DEVMAP_HASH;
 }
 
+/* n is at most 1 << 31 (dev_check): the result fits. */
 static uint32_t pow2_at_least(uint32_t n)
 {
-	uint32_t p = 1;
-	while (p < n)
-		p <<= 1;
-	return p;
+	return n <= 1 ? 1 : 1u << (32 - __builtin_clz(n - 1));
 }
 
 static int dev_check(const union bpf_attr *attr)
@@ -75,6 +73,13 @@ static struct dev_ctl *ctl_of(const struct ub_map *m)
 	return (struct dev_ctl *)m->data;
 }
 
+/* From the checked copy of the header (struct ub_map), never from the shared control
+ * block, which another process could change after the file was opened. */
+static uint32_t nbuckets(const struct ub_map *m)
+{
+	return is_hash(m) ? pow2_at_least(m->max_entries) : 0;
+}
+
 static uint32_t *buckets_of(const struct ub_map *m)
 {
 	return (uint32_t *)(m->data + sizeof(struct dev_ctl));
@@ -82,7 +87,7 @@ static uint32_t *buckets_of(const struct ub_map *m)
 
 static struct dev_slot *slots_of(const struct ub_map *m)
 {
-	return (struct dev_slot *)(buckets_of(m) + (is_hash(m) ? ctl_of(m)->nbuckets : 0));
+	return (struct dev_slot *)(buckets_of(m) + nbuckets(m));
 }
 
 /* Process-local (map->priv): the devmap programs the slots name, held while named. */
@@ -98,11 +103,53 @@ static int dev_init(struct ub_map *m)
 	return dev_priv_new(m);
 }
 
-/* A pinned devmap opened here: its slots stay, their programs belong to the creator. */
+/*
+ * One look at the chains of a DEVMAP_HASH file being opened: every index in range, every
+ * entry used and in its key's bucket, and none reached twice (so no chain loops or joins
+ * another; all chains together hold at most max_entries). seen[] has max_entries bytes.
+ */
+static int chains_sound(const struct ub_map *m, uint8_t *seen)
+{
+	const struct dev_slot *s = slots_of(m);
+	uint32_t nb = nbuckets(m);
+
+	memset(seen, 0, m->max_entries);
+	for (uint32_t b = 0; b < nb; b++) {
+		uint32_t n = __atomic_load_n(&buckets_of(m)[b], __ATOMIC_ACQUIRE);
+		for (; n; n = __atomic_load_n(&s[n - 1].next, __ATOMIC_ACQUIRE)) {
+			if (n > m->max_entries || seen[n - 1] ||
+			    !__atomic_load_n(&s[n - 1].used, __ATOMIC_ACQUIRE) ||
+			    (s[n - 1].key & (nb - 1)) != b)
+				return 0;
+			seen[n - 1] = 1;
+		}
+	}
+	return 1;
+}
+
+/*
+ * A pinned devmap opened here: its control block must agree with its header and a
+ * DEVMAP_HASH's chains must be sound (a file of another family relabelled, or damaged,
+ * is refused). The look is lock-free (the file may be live elsewhere, and a read-only
+ * mapping cannot lock), so chains that fail are looked at again before the file is
+ * called damaged, as hash.c does. Its slots stay; their programs belong to the creator.
+ */
 static int dev_validate(const struct ub_map *m)
 {
-	if (ctl_of(m)->nbuckets != nbuckets_of(m->hdr))
+	if (ctl_of(m)->nbuckets != nbuckets(m) ||
+	    (is_hash(m) && ctl_of(m)->count > m->max_entries))
 		return -EINVAL;
+	if (is_hash(m)) {
+		uint8_t *seen = malloc(m->max_entries);
+		int ok = 0;
+		if (!seen)
+			return -ENOMEM;
+		for (unsigned tries = 0; tries < 8 && !ok; tries++)
+			ok = chains_sound(m, seen);
+		free(seen);
+		if (!ok)
+			return -EINVAL;
+	}
 	return dev_priv_new((struct ub_map *)m);
 }
 
@@ -232,19 +279,27 @@ static int array_get_next_key(struct ub_map *m, const void *key, void *next_key)
 
 /* ---- DEVMAP_HASH ---- */
 
-/* Index + 1 of key's entry, 0 if absent. */
-static uint32_t hash_find(const struct ub_map *m, uint32_t key)
+/* Index + 1 of key's entry, 0 if absent; *at: how many hops from its bucket's head. */
+static uint32_t hash_find_at(const struct ub_map *m, uint32_t key, uint32_t *at)
 {
 	const struct dev_slot *s = slots_of(m);
-	uint32_t n = __atomic_load_n(&buckets_of(m)[key & (ctl_of(m)->nbuckets - 1)],
-				     __ATOMIC_ACQUIRE);
+	uint32_t n = __atomic_load_n(&buckets_of(m)[key & (nbuckets(m) - 1)], __ATOMIC_ACQUIRE);
 
 	for (uint32_t hops = 0; n && n <= m->max_entries && hops < m->max_entries; hops++) {
-		if (s[n - 1].key == key && __atomic_load_n(&s[n - 1].used, __ATOMIC_ACQUIRE))
+		if (s[n - 1].key == key && __atomic_load_n(&s[n - 1].used, __ATOMIC_ACQUIRE)) {
+			*at = hops;
 			return n;
+		}
 		n = __atomic_load_n(&s[n - 1].next, __ATOMIC_ACQUIRE);
 	}
 	return 0;
+}
+
+static uint32_t hash_find(const struct ub_map *m, uint32_t key)
+{
+	uint32_t at;
+
+	return hash_find_at(m, key, &at);
 }
 
 static void *hash_lookup(struct ub_map *m, const void *key)
@@ -275,7 +330,7 @@ static int hash_insert(struct ub_map *m, uint32_t key, const struct bpf_devmap_v
 {
 	struct dev_ctl *c = ctl_of(m);
 	uint32_t n = c->count < m->max_entries ? free_slot(m) : 0;
-	uint32_t *head = &buckets_of(m)[key & (c->nbuckets - 1)];
+	uint32_t *head = &buckets_of(m)[key & (nbuckets(m) - 1)];
 
 	if (!n)
 		return -E2BIG;
@@ -316,11 +371,15 @@ static int hash_update(struct ub_map *m, const void *key, const void *value, uin
 static void hash_unlink(struct ub_map *m, uint32_t n)
 {
 	struct dev_slot *s = slots_of(m);
-	uint32_t *link = &buckets_of(m)[s[n - 1].key & (ctl_of(m)->nbuckets - 1)];
+	uint32_t *link = &buckets_of(m)[s[n - 1].key & (nbuckets(m) - 1)];
 
-	while (*link && *link != n)
+	/* hash_find just came to n this way; the bounds keep a chain another process
+	 * damaged since from sending this loop astray */
+	for (uint32_t hops = 0; *link && *link != n && *link <= m->max_entries &&
+	     hops < m->max_entries; hops++)
 		link = &s[*link - 1].next;
-	__atomic_store_n(link, s[n - 1].next, __ATOMIC_RELEASE);
+	if (*link == n)
+		__atomic_store_n(link, s[n - 1].next, __ATOMIC_RELEASE);
 	slot_set(m, n - 1, NULL, NULL);
 	ctl_of(m)->count--;
 }
@@ -338,23 +397,41 @@ static int hash_delete(struct ub_map *m, const void *key)
 	return n ? 0 : -ENOENT;
 }
 
+/*
+ * Whether entry c (index + 1) stands where a lookup of its key finds it: in chain b, `at`
+ * hops from the head. A walk goes on only to such entries, so every step moves forward
+ * (a later bucket, or further down the same chain), and a chain damaged after the file
+ * was opened (a loop, a repeated key, an entry of another bucket, an index out of range)
+ * ends the chain there instead of sending the walk round for ever or out of bounds.
+ */
+static int entry_at(const struct ub_map *m, uint32_t c, uint32_t b, uint32_t at)
+{
+	uint32_t key, hops = 0;
+
+	if (!c || c > m->max_entries)
+		return 0;
+	key = slots_of(m)[c - 1].key;
+	return (key & (nbuckets(m) - 1)) == b && hash_find_at(m, key, &hops) == c && hops == at;
+}
+
 /* The kernel's order: the rest of key's chain, then the following buckets; an absent
  * (or no) key starts from the first entry. */
 static int hash_get_next_key(struct ub_map *m, const void *key, void *next_key)
 {
 	const struct dev_slot *s = slots_of(m);
-	uint32_t k = 0, n = 0, b = 0;
+	uint32_t mask = nbuckets(m) - 1, k = 0, n = 0, at = 0, b = 0;
 
-	if (key && (memcpy(&k, key, 4), n = hash_find(m, k))) {
-		if (s[n - 1].next) {
-			memcpy(next_key, &s[s[n - 1].next - 1].key, 4);
+	if (key && (memcpy(&k, key, 4), n = hash_find_at(m, k, &at))) {
+		uint32_t c = __atomic_load_n(&s[n - 1].next, __ATOMIC_ACQUIRE);
+		if (entry_at(m, c, k & mask, at + 1)) {
+			memcpy(next_key, &s[c - 1].key, 4);
 			return 0;
 		}
-		b = (k & (ctl_of(m)->nbuckets - 1)) + 1;
+		b = (k & mask) + 1;
 	}
-	for (; b < ctl_of(m)->nbuckets; b++) {
+	for (; b <= mask; b++) {
 		uint32_t h = __atomic_load_n(&buckets_of(m)[b], __ATOMIC_ACQUIRE);
-		if (h) {
+		if (entry_at(m, h, b, 0)) {
 			memcpy(next_key, &s[h - 1].key, 4);
 			return 0;
 		}

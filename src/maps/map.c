@@ -686,3 +686,24 @@ int ub_map_open_file(int file_fd, int flags, char *err, size_t errsz)
 	}
 	return file_fd;
 }
+
+int ub_map_sealed(const struct ub_map *map)
+{
+	struct stat st;
+
+	if (!map->hdr || !__atomic_load_n(&map->hdr->frozen, __ATOMIC_ACQUIRE) ||
+	    fstat(map->obj.fd, &st))
+		return 0;
+	if (!(st.st_mode & 0222))
+		return 1;
+	return st.st_uid == geteuid() && !(st.st_mode & 0022);
+}
+
+void ub_map_seal(struct ub_map *map)
+{
+	struct stat st;
+
+	/* Best effort: a file of another owner keeps its mode, and ub_map_sealed says so. */
+	if (!fstat(map->obj.fd, &st))
+		(void)fchmod(map->obj.fd, st.st_mode & 07555);
+}

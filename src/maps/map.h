@@ -139,6 +139,16 @@ int ub_num_possible_cpus(void);
  * found (*lock_off, else -1) and allowed only where the kernel allows it. 0 or -errno.
  */
 int ub_map_check_btf(const union bpf_attr *attr, int32_t *lock_off);
+/*
+ * Is the map's content fixed for good, so that the verifier may read it as constants (the
+ * kernel's bpf_map_direct_read)? Frozen, and its file writable by no one but, at most, this
+ * process's own user: freezing stops bpf() writes, and ub_map_seal (at freeze) takes the
+ * write bits off the file, so that no other user can map it writable and change what a
+ * verified program was proven against.
+ */
+int ub_map_sealed(const struct ub_map *map);
+/* BPF_MAP_FREEZE's last step: the file loses its write permission bits. */
+void ub_map_seal(struct ub_map *map);
 
 /*
  * Values with a bpf_spin_lock (kernel: copy_map_value, copy_map_value_locked,

@@ -673,7 +673,9 @@ static int access_by_type(struct ub_venv *env, int insn_idx, uint32_t regno, int
 /*
  * A load from a frozen array the program may only read (libbpf's .rodata: one element,
  * BPF_F_RDONLY_PROG, frozen before the load) gives the constant stored there, as the
- * kernel's bpf_map_direct_read: code that a configuration disables is then dead.
+ * kernel's bpf_map_direct_read: code that a configuration disables is then dead. The
+ * kernel relies on frozen maps having no writable mapping; here the map must be sealed
+ * (ub_map_sealed: no other user can write its file).
  */
 static bool direct_read(const struct ub_vreg *reg, int off, int size, bool ldsx, uint64_t *val)
 {
@@ -681,8 +683,7 @@ static bool direct_read(const struct ub_vreg *reg, int off, int size, bool ldsx,
 	union { uint8_t b; uint16_t h; uint32_t w; uint64_t d; } v = { .d = 0 };
 
 	if (!m || !ub_tnum_is_const(reg->var_off) || !(m->flags & BPF_F_RDONLY_PROG) ||
-	    m->type != BPF_MAP_TYPE_ARRAY || m->max_entries != 1 || !m->hdr ||
-	    !__atomic_load_n(&m->hdr->frozen, __ATOMIC_ACQUIRE))
+	    m->type != BPF_MAP_TYPE_ARRAY || m->max_entries != 1 || !ub_map_sealed(m))
 		return false;
 	int64_t o = (int64_t)off + (int64_t)reg->var_off.value;
 	if (o < 0 || o + size > (int64_t)m->value_size || (size != 1 && size != 2 && size != 4 && size != 8))

@@ -231,14 +231,14 @@ int cli_map_by_pin(const char *path)
 	int fd = cli_pins_map_fd(real);
 	if (fd >= 0)
 		return fd;
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		int err = errno;
-		if (cli_prog_pin_is(real))
-			cli_err("bpf obj get (%s): a pinned program, not a map", path);
-		else
-			cli_err("bpf obj get (%s): %s", path, cli_why(err));
+	/* Checked first: the library's bpf_obj_get opens a pinned program too. */
+	if (cli_prog_pin_is(real)) {
+		cli_err("bpf obj get (%s): a pinned program, not a map", path);
+		return -1;
 	}
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		cli_err("bpf obj get (%s): %s", path, cli_why(errno));
 	return fd;
 }
 
