@@ -461,24 +461,49 @@ static size_t rb_prog(struct bpf_insn *p, int map_fd)
 	return n;
 }
 
+/* The kernel's side of a ring benchmark: a ring buffer map, the program that outputs into
+ * it (b->prog_fd) and the ring mapped (b->cons, b->prod, b->data). 0 when all is there;
+ * k_rb_close() undoes what was made either way. */
+static int k_rb_open(struct rb_bench *b)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct bpf_insn p[32];
+
+	b->mask = RB_SIZE - 1;
+	b->prog_fd = -1;
+	b->cons = b->prod = NULL;
+	b->map_fd = k_map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, RB_SIZE);
+	if (b->map_fd < 0)
+		return -1;
+	b->prog_fd = k_prog_load(p, rb_prog(p, b->map_fd));
+	void *c = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, b->map_fd, 0);
+	void *d = mmap(NULL, (size_t)pg + 2 * RB_SIZE, PROT_READ, MAP_SHARED, b->map_fd, pg);
+	b->cons = c == MAP_FAILED ? NULL : c;
+	b->prod = d == MAP_FAILED ? NULL : d;
+	b->data = b->prod ? (uint8_t *)d + pg : NULL;
+	return b->prog_fd >= 0 && b->cons && b->prod ? 0 : -1;
+}
+
+static void k_rb_close(struct rb_bench *b)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+
+	if (b->cons)
+		munmap(b->cons, (size_t)pg);
+	if (b->prod)
+		munmap(b->prod, (size_t)pg + 2 * RB_SIZE);
+	if (b->prog_fd >= 0)
+		close(b->prog_fd);
+	if (b->map_fd >= 0)
+		close(b->map_fd);
+}
+
 static double k_ringbuf(long events, double *per_cpu)
 {
-	struct rb_bench b = { .events = events, .mask = RB_SIZE - 1 };
-	int fd = k_map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, RB_SIZE);
-	struct bpf_insn p[32];
+	struct rb_bench b = { .events = events };
 	double best = -1;
 
-	if (fd < 0)
-		return -1;
-	size_t n = rb_prog(p, fd);
-	b.prog_fd = k_prog_load(p, n);
-	long pg = sysconf(_SC_PAGESIZE);
-	void *c = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	void *d = mmap(NULL, (size_t)pg + 2 * RB_SIZE, PROT_READ, MAP_SHARED, fd, pg);
-	if (b.prog_fd >= 0 && c != MAP_FAILED && d != MAP_FAILED) {
-		b.cons = c;
-		b.prod = d;
-		b.data = (uint8_t *)d + pg;
+	if (!k_rb_open(&b)) {
 		for (int r = 0; r < 3; r++) {
 			double pc, m = rb_run(&b, k_producer, k_consumer, &pc);
 			if (m > best)
@@ -487,13 +512,7 @@ static double k_ringbuf(long events, double *per_cpu)
 				*per_cpu = pc;
 		}
 	}
-	if (c != MAP_FAILED)
-		munmap(c, (size_t)pg);
-	if (d != MAP_FAILED)
-		munmap(d, (size_t)pg + 2 * RB_SIZE);
-	if (b.prog_fd >= 0)
-		close(b.prog_fd);
-	close(fd);
+	k_rb_close(&b);
 	return best;
 }
 
@@ -552,27 +571,15 @@ static double ub_ringbuf_1thread(long events)
 /* The same for the kernel: a test run of 1000 outputs, then the records read. */
 static double k_ringbuf_1thread(long events)
 {
-	struct rb_bench b = { .events = events, .mask = RB_SIZE - 1 };
-	int fd = k_map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, RB_SIZE);
-	struct bpf_insn p[32];
+	struct rb_bench b = { .events = events };
 	double best = -1;
 
-	if (fd < 0)
-		return -1;
-	size_t n = rb_prog(p, fd);
-	int pfd = k_prog_load(p, n);
-	long pg = sysconf(_SC_PAGESIZE);
-	void *c = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	void *d = mmap(NULL, (size_t)pg + 2 * RB_SIZE, PROT_READ, MAP_SHARED, fd, pg);
-	if (pfd >= 0 && c != MAP_FAILED && d != MAP_FAILED) {
-		b.cons = c;
-		b.prod = d;
-		b.data = (uint8_t *)d + pg;
+	if (!k_rb_open(&b)) {
 		for (int r = 0; r < REPS; r++) {
 			b.consumed = 0;
 			double t0 = cpu_ns();
 			for (long i = 0; i < events; i += 1000) {
-				k_test_run(pfd, 1000);
+				k_test_run(b.prog_fd, 1000);
 				b.done = 1;	/* k_consumer returns once the ring is empty */
 				k_consumer(&b);
 			}
@@ -581,13 +588,7 @@ static double k_ringbuf_1thread(long events)
 				best = m;
 		}
 	}
-	if (c != MAP_FAILED)
-		munmap(c, (size_t)pg);
-	if (d != MAP_FAILED)
-		munmap(d, (size_t)pg + 2 * RB_SIZE);
-	if (pfd >= 0)
-		close(pfd);
-	close(fd);
+	k_rb_close(&b);
 	return best;
 }
 

@@ -3,50 +3,8 @@
 # (0 ok, 1 the request failed, 2 the command line was wrong) and message substrings.
 # Expected values are worked out by hand next to each check.
 set -u
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/.." && pwd)
-U=$(cd "$top" && realpath "$BUILD/bin/uebpf")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-pass=0 fail=0 skip=0
-
-# t NAME WANT_RC WANT_SUBSTRING CMD...: exit code and a substring of stdout+stderr.
-t() {
-	local name=$1 rc=$2 want=$3 out got
-	shift 3
-	out=$("$@" 2>&1); got=$?
-	if [ "$got" -eq "$rc" ] && grep -qF -- "$want" <<<"$out"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name: exit $got (want $rc), output lacks '$want' or differs:"
-		head -n 10 <<<"$out" | sed 's/^/    /'
-	fi
-}
-
-# x NAME WANT_STDOUT CMD...: exit 0, stdout exactly WANT_STDOUT, nothing on stderr.
-x() {
-	local name=$1 want=$2 out err got
-	shift 2
-	out=$("$@" 2>"$tmp/stderr"); got=$?
-	err=$(cat "$tmp/stderr")
-	if [ "$got" -eq 0 ] && [ "$out" == "$want" ] && [ -z "$err" ]; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name: exit $got; stdout:"; head -n 10 <<<"$out" | sed 's/^/    /'
-		echo "  want:"; head -n 10 <<<"$want" | sed 's/^/    /'
-		[ -n "$err" ] && { echo "  stderr:"; head -n 5 <<<"$err" | sed 's/^/    /'; }
-	fi
-}
-
-# ok NAME CONDITION...: a shell test.
-ok() {
-	local name=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
+. "$(dirname "$0")/lib.sh"
+X_QUIET=1	# x: nothing on stderr either
 
 hexof() { od -An -v -tx1 "$1" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'; }
 
@@ -261,9 +219,4 @@ for f in fib sum; do
 	done
 done
 
-if [ $skip -gt 0 ]; then
-	echo "cli: $pass passed, $fail failed, $skip skipped"
-else
-	echo "cli: $pass passed, $fail failed"
-fi
-[ $fail -eq 0 ]
+finish

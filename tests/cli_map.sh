@@ -7,46 +7,12 @@
 # compared as sorted lines (the kernel's bucket order is its own). The rest checks what
 # only uebpf has (ids across invocations, names, pinned files) and bad input.
 set -u
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/.." && pwd)
-U=$(cd "$top" && realpath "$BUILD/bin/uebpf")
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 export UEBPF_PIN_ROOT=$tmp/pins
 K=/sys/fs/bpf/uebpf_cli_map_$$
 mkdir -p "$UEBPF_PIN_ROOT/uebpf_cli_map_$$"
 cleanup() { rm -rf "$tmp"; [ -d "$K" ] && rm -rf "$K"; }
 trap cleanup EXIT
-cd "$tmp" || exit 1
-pass=0 fail=0 skip=0
-
-# t NAME WANT_RC WANT_SUBSTRING CMD...: exit code and a substring of stdout+stderr.
-t() {
-	local name=$1 rc=$2 want=$3 out got
-	shift 3
-	out=$("$@" 2>&1); got=$?
-	if [ "$got" -eq "$rc" ] && grep -qF -- "$want" <<<"$out"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name: exit $got (want $rc), output lacks '$want' or differs:"
-		head -n 10 <<<"$out" | sed 's/^/    /'
-	fi
-}
-
-# x NAME WANT_STDOUT CMD...: exit 0 and stdout exactly WANT_STDOUT.
-x() {
-	local name=$1 want=$2 out got
-	shift 2
-	out=$("$@" 2>"$tmp/stderr"); got=$?
-	if [ "$got" -eq 0 ] && [ "$out" == "$want" ]; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name: exit $got; stdout:"; head -n 10 <<<"$out" | sed 's/^/    /'
-		echo "  want:"; head -n 10 <<<"$want" | sed 's/^/    /'
-		sed 's/^/  stderr: /' "$tmp/stderr" | head -n 5
-	fi
-}
 
 # ---- differential: bpftool on the kernel, uebpf on itself ----
 kernel=0
@@ -279,7 +245,6 @@ P=$UEBPF_PIN_ROOT/uebpf_cli_map_$$
 # Ids: every invocation opens the pinned maps in path order, so an id stays the same.
 id_a=$("$U" -j map show pinned $K/a | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 id_a2=$("$U" -j map show pinned $K/a2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-ok() { local name=$1; shift; if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi; }
 # a and a2 are the same file: one map, one id, two pinned paths
 ok id-same-file [ -n "$id_a" ] && [ "$id_a" == "$id_a2" ]
 t id-show 0 "$id_a: array  name a  flags 0x0" "$U" map show id "$id_a"
@@ -320,9 +285,4 @@ t outer-update 0 "" "$U" map update pinned $K/outer key 0 0 0 0 value pinned $K/
 t outer-update-bad 1 "not enough value arguments for map in map" "$U" map update pinned $K/outer key 0 0 0 0 value pinned
 same peek-extra $M peek pinned $K/q x
 
-if [ $skip -gt 0 ]; then
-	echo "cli_map: $pass passed, $fail failed, $skip skipped"
-else
-	echo "cli_map: $pass passed, $fail failed"
-fi
-[ $fail -eq 0 ]
+finish

@@ -5,54 +5,12 @@
 # data_out, the same source lines in `dump xlated`), or reasoning written next to the check
 # (the verdict counts of the capture, from how tests/tools/gen_pcap.c builds each packet).
 set -u
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/.." && pwd)
-U=$(cd "$top" && realpath "$BUILD/bin/uebpf")
+. "$(dirname "$0")/lib.sh"
 GEN=$(cd "$top" && realpath "$BUILD/tests/gen_pcap")
-tmp=$(mktemp -d)
 export UEBPF_PIN_ROOT=$tmp/pins
 K=/sys/fs/bpf/uebpf_cli_prog_$$		# kernel pins (bpftool); for uebpf, under the pin root
 cleanup() { rm -rf "$tmp"; [ -d "$K" ] && rm -rf "$K"; }
 trap cleanup EXIT
-cd "$tmp" || exit 1
-pass=0 fail=0 skip=0
-
-t() {	# t NAME WANT_RC WANT_SUBSTRING CMD...
-	local name=$1 rc=$2 want=$3 out got
-	shift 3
-	out=$("$@" 2>&1); got=$?
-	if [ "$got" -eq "$rc" ] && grep -qF -- "$want" <<<"$out"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name: exit $got (want $rc), output lacks '$want' or differs:"
-		head -n 10 <<<"$out" | sed 's/^/    /'
-	fi
-}
-x() {	# x NAME WANT_STDOUT CMD...: exit 0 and exactly that on stdout
-	local name=$1 want=$2 out got
-	shift 2
-	out=$("$@" 2>"$tmp/stderr"); got=$?
-	if [ "$got" -eq 0 ] && [ "$out" == "$want" ]; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name: exit $got; stdout:"; head -n 12 <<<"$out" | sed 's/^/    /'
-		echo "  want:"; head -n 12 <<<"$want" | sed 's/^/    /'
-		sed 's/^/  stderr: /' "$tmp/stderr" | head -n 5
-	fi
-}
-ok() { local name=$1; shift; if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi; }
-
-finish() {
-	if [ $skip -gt 0 ]; then
-		echo "cli_prog: $pass passed, $fail failed, $skip skipped"
-	else
-		echo "cli_prog: $pass passed, $fail failed"
-	fi
-	[ $fail -eq 0 ]
-	exit
-}
 
 if ! command -v clang >/dev/null 2>&1; then
 	skip=1

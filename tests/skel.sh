@@ -7,29 +7,8 @@
 #    program and reads and writes .bss/.data through the skeleton (its own checks);
 # and bad command lines or files fail cleanly. Skips without clang.
 set -u
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/.." && pwd)
-U=$(cd "$top" && realpath "$BUILD/bin/uebpf")
+. "$(dirname "$0")/lib.sh"
 LIB=$(cd "$top" && realpath "$BUILD/lib/libuebpf.a")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-pass=0 fail=0 skip=0
-
-ok() {
-	local name=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
-finish() {
-	if [ $skip -gt 0 ]; then
-		echo "skel: $pass passed, $fail failed, $skip skipped"
-	else
-		echo "skel: $pass passed, $fail failed"
-	fi
-	[ $fail -eq 0 ]
-	exit
-}
 
 # Command-line mistakes need no compiler.
 "$U" gen skeleton >/dev/null 2>&1; ok usage-no-file test $? -eq 2

@@ -9,20 +9,7 @@
 #  - bad input fails with exit 1 and a message.
 # Skips (with a message) what needs bpftool or clang when they are absent.
 set -u
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/.." && pwd)
-U=$(cd "$top" && realpath "$BUILD/bin/uebpf")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-pass=0 fail=0 skip=0
-
-ok() {
-	local name=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
-skipped() { skip=$((skip + 1)); echo "SKIP $1"; }
+. "$(dirname "$0")/lib.sh"
 
 # same_raw NAME FILE: our raw dump equals bpftool's, byte for byte.
 same_raw() {
@@ -225,9 +212,4 @@ ok usage-bogus test $rc -eq 2
 ok help bash -c "'$U' btf help | grep -q 'btf dump file FILE'"
 ok json bash -c "'$U' -j btf dump file hand.btf | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"types\"][0][\"kind\"]==\"ENUM64\" and d[\"types\"][3][\"name\"]==\"ch\"'"
 
-if [ $skip -gt 0 ]; then
-	echo "btf_dump: $pass passed, $fail failed, $skip skipped"
-else
-	echo "btf_dump: $pass passed, $fail failed"
-fi
-[ $fail -eq 0 ]
+finish btf_dump

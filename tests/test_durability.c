@@ -43,13 +43,14 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#define PIN_ROOT_TAG "dur"
+#include "pin_root.h"
 #include "ut.h"
 
 #define NKEYS		64u
 #define VWORDS		6u		/* value: 48 bytes, several words to tear */
 #define NONE		UINT64_MAX	/* key absent (hash) or never written (array: zeros) */
 
-static char root[128];
 static int ncpus;
 
 struct dcase {
@@ -66,28 +67,6 @@ static const struct dcase cases[] = {
 	{ "array", BPF_MAP_TYPE_ARRAY, 4, NKEYS, 0, 0 },
 	{ "percpu_array", BPF_MAP_TYPE_PERCPU_ARRAY, 4, NKEYS, 0, 1 },
 };
-
-static void rm_root(void)
-{
-	char cmd[256];
-
-	if (root[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-		if (system(cmd))
-			fprintf(stderr, "cannot remove %s\n", root);
-	}
-}
-
-__attribute__((constructor)) static void setup(void)
-{
-	snprintf(root, sizeof(root), "/dev/shm/uebpf-test-dur-XXXXXX");
-	if (!mkdtemp(root)) {
-		root[0] = '\0';
-		return;
-	}
-	setenv("UEBPF_PIN_ROOT", root, 1);
-	atexit(rm_root);
-}
 
 static uint64_t mix(uint64_t x)
 {

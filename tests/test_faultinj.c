@@ -24,6 +24,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "elf_util.h"
+#define PIN_ROOT_TAG "fi"
+#include "pin_root.h"
 #include "ut.h"
 
 /* Internal (the static library exposes it): drop objects whose fds were closed. */
@@ -139,30 +141,6 @@ int __wrap_memfd_create(const char *name, unsigned flags)
 }
 
 /* ---- what must not change ---- */
-
-static char root[128];
-
-static void rm_root(void)
-{
-	char cmd[256];
-
-	if (root[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-		if (system(cmd))
-			fprintf(stderr, "cannot remove %s\n", root);
-	}
-}
-
-__attribute__((constructor)) static void setup(void)
-{
-	snprintf(root, sizeof(root), "/dev/shm/uebpf-test-fi-XXXXXX");
-	if (!mkdtemp(root)) {
-		root[0] = '\0';
-		return;
-	}
-	setenv("UEBPF_PIN_ROOT", root, 1);
-	atexit(rm_root);
-}
 
 static int count_dir(const char *path)
 {

@@ -204,8 +204,8 @@ static const char *open_and_walk(const char *file, uint32_t ks, uint32_t max, in
  * the call returns 0, then exit: 0). The JIT crashed on it (a wild jump). Either engine
  * may refuse to load it; one that loads it must not crash and must agree.
  */
-/* Runs p in the interpreter (checked), and the JIT checked and trusted: each may refuse to
- * load it; those that run it must not crash and must agree with the interpreter. */
+/* Runs p in the interpreter (checked), and the JIT checked and trusted: what the
+ * interpreter runs, the JIT must run too (fuzz_jit's rule), without crashing, and agree. */
 static const char *jit_agrees(const struct bpf_insn *p, size_t n)
 {
 	static const struct { uint32_t flags; int engine; } how[] = {
@@ -231,7 +231,11 @@ static const char *jit_agrees(const struct bpf_insn *p, size_t n)
 		uebpf_prog_free(prog);
 	}
 	for (int e = 1; e < 3; e++)
-		if (!err[0] && !err[e] && r[0] != r[e]) {
+		if (!err[0] && err[e]) {
+			snprintf(why, sizeof(why), "the interpreter runs it, the JIT (%s) says %d",
+				 e == 1 ? "checked" : "trusted", err[e]);
+			return why;
+		} else if (!err[0] && r[0] != r[e]) {
 			snprintf(why, sizeof(why), "interpreter r0 %llu, JIT (%s) r0 %llu",
 				 (unsigned long long)r[0], e == 1 ? "checked" : "trusted",
 				 (unsigned long long)r[e]);
@@ -251,10 +255,10 @@ static const char *jit_call_into_fallthrough(void)
 }
 
 /*
- * The same family, found reading the JIT after the fix: a jump from the main program into
- * a subprogram's body (the kernel: "jump out of range"). The interpreter: r0 = 1, the
- * call sets r0 = 2 and returns to insn 2, which jumps to insn 5, the exit of the main
- * program's frame: 2. The JIT would run the subprogram's epilogue in the main frame.
+ * The same family, found reading the JIT while fixing it: a jump from the main program
+ * into a subprogram's body (the kernel: "jump out of range"). The interpreter: r0 = 1,
+ * the call sets r0 = 2 and returns to insn 2, which jumps to insn 5, an exit that leaves
+ * the main program's frame: 2. The JIT (checked) counted the call depth down there.
  */
 static const char *jit_jump_into_subprog(void)
 {
@@ -274,9 +278,31 @@ UT_TEST(jit_local_call_into_fallthrough)
 	expect("JIT, local call into the caller's fall-through", jit_call_into_fallthrough, 0);	/* fixed */
 }
 
+/*
+ * And the other way: a subprogram that jumps to the main program's exit, which then leaves
+ * the subprogram's frame (the interpreter pops it and returns to insn 2). Called 20 times:
+ * r0 = 20. The JIT (checked) did not count the depth down at the main program's exit, so
+ * after 8 calls it stopped with "call stack too deep".
+ */
+static const char *jit_exit_through_main(void)
+{
+	static const struct bpf_insn p[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 6, .imm = 0 },
+		{ .code = BPF_JMP | BPF_CALL, .src_reg = BPF_PSEUDO_CALL, .imm = 4 },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = 6, .imm = 1 },
+		{ .code = BPF_JMP | BPF_JLT | BPF_K, .dst_reg = 6, .off = -3, .imm = 20 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = 0, .src_reg = 6 },
+		{ .code = BPF_JMP | BPF_EXIT },
+		{ .code = BPF_JMP | BPF_JA, .off = -2 },
+	};
+	return jit_agrees(p, 7);
+}
+
 UT_TEST(jit_jump_into_subprogram)
 {
 	expect("JIT, jump from the main program into a subprogram", jit_jump_into_subprog, 0);
+	expect("JIT, a subprogram leaving through the main program's exit", jit_exit_through_main,
+	       0);
 }
 
 /* ---- fuzz_pinned ---- */

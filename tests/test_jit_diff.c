@@ -27,6 +27,7 @@
 #include <linux/bpf.h>
 #include <uebpf/uebpf.h>
 #include "jit_diff.h"
+#include "kdiff.h"
 #include "ut.h"
 
 #ifndef BPF_MEMSX
@@ -50,17 +51,14 @@ struct gen {
 	unsigned ncalls;
 };
 
-static uint64_t rnd(struct gen *g)	/* xorshift64* */
+static uint64_t rnd(struct gen *g)
 {
-	g->rng ^= g->rng >> 12;
-	g->rng ^= g->rng << 25;
-	g->rng ^= g->rng >> 27;
-	return g->rng * 0x2545F4914F6CDD1DULL;
+	return kd_rnd(&g->rng);
 }
 
 static unsigned pick(struct gen *g, unsigned n)
 {
-	return (unsigned)(rnd(g) >> 32) % n;
+	return kd_pick(&g->rng, n);
 }
 
 static void emit(struct gen *g, struct bpf_insn in)

@@ -73,6 +73,7 @@
 #include <sys/syscall.h>
 #include <linux/bpf.h>
 #include <uebpf/uebpf.h>
+#include "kdiff.h"
 #include "ut.h"
 
 #ifndef BPF_MEMSX
@@ -92,11 +93,6 @@
 
 /* ---- The kernel, through the raw bpf() syscall ---- */
 
-static long sys_bpf(int cmd, union bpf_attr *attr)
-{
-	return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
-}
-
 /* Loads an XDP program; with a log buffer, the verifier's level-1 log goes there. */
 static int kern_load(const struct bpf_insn *p, size_t n, char *log, size_t log_size)
 {
@@ -113,7 +109,7 @@ static int kern_load(const struct bpf_insn *p, size_t n, char *log, size_t log_s
 		a.log_buf = (uint64_t)(uintptr_t)log;
 		a.log_size = (uint32_t)log_size;
 	}
-	return (int)sys_bpf(BPF_PROG_LOAD, &a);
+	return (int)kd_sys_bpf(BPF_PROG_LOAD, &a);
 }
 
 static int kern_run(int fd, uint32_t *retval)
@@ -126,7 +122,7 @@ static int kern_run(int fd, uint32_t *retval)
 	a.test.data_in = (uint64_t)(uintptr_t)pkt;
 	a.test.data_size_in = sizeof(pkt);
 	a.test.repeat = 1;
-	if (sys_bpf(BPF_PROG_TEST_RUN, &a) < 0)
+	if (kd_sys_bpf(BPF_PROG_TEST_RUN, &a) < 0)
 		return -errno;
 	*retval = a.test.retval;
 	return 0;
@@ -173,17 +169,14 @@ struct gen {
 	size_t body_lo, body_hi;	/* [lo, hi): the random part, between prologue and fold */
 };
 
-static uint64_t rnd(struct gen *g)	/* xorshift64* */
+static uint64_t rnd(struct gen *g)
 {
-	g->rng ^= g->rng >> 12;
-	g->rng ^= g->rng << 25;
-	g->rng ^= g->rng >> 27;
-	return g->rng * 0x2545F4914F6CDD1DULL;
+	return kd_rnd(&g->rng);
 }
 
 static unsigned pick(struct gen *g, unsigned n)
 {
-	return (unsigned)(rnd(g) >> 32) % n;
+	return kd_pick(&g->rng, n);
 }
 
 static void emit(struct gen *g, struct bpf_insn in)

@@ -16,30 +16,9 @@
 #include <unistd.h>
 #include "mapx.h"
 #include "btf_build.h"
+#define PIN_ROOT_TAG "mapbtf"
+#include "pin_root.h"
 #include "ut.h"
-
-static char root[64];
-
-static void rm_root(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (root[0] && system(cmd)) {
-		/* nothing to do: a leftover temporary directory */
-	}
-}
-
-__attribute__((constructor)) static void set_root(void)
-{
-	snprintf(root, sizeof(root), "/dev/shm/uebpf-test-mapbtf-XXXXXX");
-	if (!mkdtemp(root)) {
-		root[0] = '\0';
-		return;
-	}
-	setenv("UEBPF_PIN_ROOT", root, 1);
-	atexit(rm_root);
-}
 
 /* int key; struct val { int a; long b; } value: ids 1 (int), 2 (long), 3 (struct val). */
 static const void *val_btf(struct bb *b, size_t *size)

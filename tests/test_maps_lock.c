@@ -21,32 +21,12 @@
 #include <linux/btf.h>
 #include <bpf/bpf.h>
 #include <uebpf/uebpf.h>
+#define PIN_ROOT_TAG "lock"
+#include "pin_root.h"
 #include "ut.h"
 #include "maps_lock_btf.h"
 
 #define PTR(p) ((__u64)(uintptr_t)(p))
-
-static char root[64];
-
-static void rm_root(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (root[0] && system(cmd)) {}
-}
-
-/* Pins go to a private pin root, removed at exit. */
-__attribute__((constructor)) static void set_root(void)
-{
-	snprintf(root, sizeof(root), "/dev/shm/uebpf-test-lock-XXXXXX");
-	if (mkdtemp(root)) {
-		setenv("UEBPF_PIN_ROOT", root, 1);
-		atexit(rm_root);
-	} else {
-		root[0] = '\0';
-	}
-}
 
 static int kbpf(int cmd, union bpf_attr *a)
 {

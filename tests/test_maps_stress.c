@@ -20,6 +20,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#define PIN_ROOT_TAG "stress"
+#include "pin_root.h"
 #include "ut.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -39,27 +41,6 @@ static unsigned ops(void)
 {
 	const char *e = getenv("UT_STRESS_OPS");
 	return e ? (unsigned)strtoul(e, NULL, 0) : UNDER_TSAN ? 40000 : 100000;
-}
-
-static char root[64];
-
-static void rm_root(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (root[0] && system(cmd)) {}
-}
-
-__attribute__((constructor)) static void set_root(void)
-{
-	snprintf(root, sizeof(root), "/dev/shm/uebpf-test-stress-XXXXXX");
-	if (mkdtemp(root)) {
-		setenv("UEBPF_PIN_ROOT", root, 1);
-		atexit(rm_root);
-	} else {
-		root[0] = '\0';
-	}
 }
 
 struct worker {

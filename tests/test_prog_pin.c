@@ -15,28 +15,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <uebpf/uebpf.h>
+#define PIN_ROOT_TAG "progpin"
+#include "pin_root.h"
 #include "ut.h"
-
-static char root[64];
-
-static void rm_root(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (root[0] && system(cmd)) {}
-}
-
-__attribute__((constructor)) static void setup(void)
-{
-	snprintf(root, sizeof(root), "/dev/shm/uebpf-test-progpin-XXXXXX");
-	if (!mkdtemp(root)) {
-		root[0] = '\0';
-		return;
-	}
-	setenv("UEBPF_PIN_ROOT", root, 1);
-	atexit(rm_root);
-}
 
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
 						  .off = (o), .imm = (i) })

@@ -19,6 +19,7 @@
 #include <linux/filter.h>
 #include <bpf/bpf.h>
 #include <uebpf/uebpf.h>
+#include "kdiff.h"
 #include "ut.h"
 
 #define I(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
@@ -35,11 +36,6 @@
 #define LDX_DW(d, s, o)	I(BPF_LDX | BPF_MEM | BPF_DW, d, s, o, 0)
 #define LD_MAP(d, fd)	I(BPF_LD | BPF_IMM | BPF_DW, d, BPF_PSEUDO_MAP_FD, 0, fd), I(0, 0, 0, 0, 0)
 #define MAP_SLOT	-1	/* LD_MAP placeholder: the map of the test, per side */
-
-static long sys_bpf(int cmd, union bpf_attr *a)
-{
-	return syscall(SYS_bpf, cmd, a, sizeof(*a));
-}
 
 /* ---- BTF: test_verifier's struct val { int cnt; struct bpf_spin_lock l; } ---- */
 
@@ -67,7 +63,7 @@ static int btf_load(int kernel)
 	memset(&a, 0, sizeof(a));
 	a.btf = (uintptr_t)raw;
 	a.btf_size = (uint32_t)(sizeof(h) + sizeof(btf_types) + sizeof(btf_strs));
-	return kernel ? (int)sys_bpf(BPF_BTF_LOAD, &a) : uebpf_bpf(BPF_BTF_LOAD, &a, sizeof(a));
+	return kernel ? (int)kd_sys_bpf(BPF_BTF_LOAD, &a) : uebpf_bpf(BPF_BTF_LOAD, &a, sizeof(a));
 }
 
 /* An array of one struct val with its lock (BTF value type 3), or a plain one. */
@@ -84,7 +80,7 @@ static int lock_map(int kernel, int btf)
 		a.btf_key_type_id = 1;
 		a.btf_value_type_id = 3;
 	}
-	return kernel ? (int)sys_bpf(BPF_MAP_CREATE, &a) : uebpf_bpf(BPF_MAP_CREATE, &a, sizeof(a));
+	return kernel ? (int)kd_sys_bpf(BPF_MAP_CREATE, &a) : uebpf_bpf(BPF_MAP_CREATE, &a, sizeof(a));
 }
 
 /* ---- One program, both sides ---- */
@@ -144,7 +140,7 @@ static int load_side(const struct progdesc *d, struct side *s, int kernel)
 		a.line_info_rec_size = d->lines ? sizeof(li[0]) : 0;
 	}
 	s->log[0] = 0;
-	s->fd = kernel ? (int)sys_bpf(BPF_PROG_LOAD, &a) : uebpf_bpf(BPF_PROG_LOAD, &a, sizeof(a));
+	s->fd = kernel ? (int)kd_sys_bpf(BPF_PROG_LOAD, &a) : uebpf_bpf(BPF_PROG_LOAD, &a, sizeof(a));
 	free(p);
 	return s->fd;
 }
@@ -162,7 +158,7 @@ static int run_side(int fd, int kernel, uint32_t *retval)
 	a.test.data_out = (uintptr_t)out;
 	a.test.data_size_out = sizeof(out);
 	a.test.repeat = 1;
-	int err = kernel ? (int)sys_bpf(BPF_PROG_TEST_RUN, &a) : uebpf_bpf(BPF_PROG_TEST_RUN, &a, sizeof(a));
+	int err = kernel ? (int)kd_sys_bpf(BPF_PROG_TEST_RUN, &a) : uebpf_bpf(BPF_PROG_TEST_RUN, &a, sizeof(a));
 	*retval = a.test.retval;
 	return err;
 }
@@ -184,22 +180,6 @@ static int setup(void)
 	return have_kernel;
 }
 
-static const char *last_line(const char *log)
-{
-	static char buf[200];
-	const char *best = "", *p = log;
-	size_t blen = 0;
-	while (*p) {
-		const char *e = strchr(p, '\n');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len && strncmp(p, "processed ", 10))
-			best = p, blen = len;
-		p += len + (e ? 1 : 0);
-	}
-	snprintf(buf, sizeof(buf), "%.*s", (int)(blen < sizeof(buf) ? blen : sizeof(buf) - 1), best);
-	return buf;
-}
-
 /* Same verdict; both accept: same return value where the kernel runs the type. */
 static void both(const struct progdesc *d)
 {
@@ -209,8 +189,8 @@ static void both(const struct progdesc *d)
 	}
 	int kf = load_side(d, &ks, 1), uf = load_side(d, &us, 0);
 	UT_CHECK((kf >= 0) == (uf >= 0), "%s: kernel %s ('%s'), uebpf %s ('%s')", d->name,
-		 kf >= 0 ? "accepts" : "rejects", last_line(ks.log), uf >= 0 ? "accepts" : "rejects",
-		 last_line(us.log));
+		 kf >= 0 ? "accepts" : "rejects", kd_last_line(ks.log), uf >= 0 ? "accepts" : "rejects",
+		 kd_last_line(us.log));
 	if (kf >= 0 && uf >= 0 && d->type != BPF_PROG_TYPE_TRACEPOINT) {
 		uint32_t kr = 0, ur = 0;
 		int ke = run_side(kf, 1, &kr), ue = run_side(uf, 0, &ur);

@@ -24,6 +24,7 @@
 #include <linux/btf.h>
 #include <bpf/bpf.h>
 #include <uebpf/uebpf.h>
+#include "kdiff.h"
 #include "ut.h"
 
 #define I(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
@@ -43,11 +44,6 @@
 #define LDX_B(d, s, o)	I(BPF_LDX | BPF_MEM | BPF_B, d, s, o, 0)
 #define LDX_DW(d, s, o)	I(BPF_LDX | BPF_MEM | BPF_DW, d, s, o, 0)
 #define LD_MAP_VALUE(d)	I(BPF_LD | BPF_IMM | BPF_DW, d, BPF_PSEUDO_MAP_VALUE, 0, 0), I(0, 0, 0, 0, 0)
-
-static long sys_bpf(int cmd, union bpf_attr *a)
-{
-	return syscall(SYS_bpf, cmd, a, sizeof(*a));
-}
 
 /* ---- BTF, built at run time so the string offsets cannot go stale ---- */
 
@@ -129,7 +125,7 @@ static int btf_load(int kernel)
 	memset(&a, 0, sizeof(a));
 	a.btf = (uintptr_t)raw;
 	a.btf_size = (uint32_t)(sizeof(h) + b.nt * 4 + b.ns);
-	return kernel ? (int)sys_bpf(BPF_BTF_LOAD, &a) : uebpf_bpf(BPF_BTF_LOAD, &a, sizeof(a));
+	return kernel ? (int)kd_sys_bpf(BPF_BTF_LOAD, &a) : uebpf_bpf(BPF_BTF_LOAD, &a, sizeof(a));
 }
 
 /* A .rodata-like map: one 8-byte element, read-only for programs, value set, frozen. */
@@ -145,17 +141,17 @@ static int rodata_map(int kernel, uint8_t first, bool freeze)
 	a.value_size = 8;
 	a.max_entries = 1;
 	a.map_flags = BPF_F_RDONLY_PROG;
-	int fd = kernel ? (int)sys_bpf(BPF_MAP_CREATE, &a) : uebpf_bpf(BPF_MAP_CREATE, &a, sizeof(a));
+	int fd = kernel ? (int)kd_sys_bpf(BPF_MAP_CREATE, &a) : uebpf_bpf(BPF_MAP_CREATE, &a, sizeof(a));
 	if (fd < 0)
 		return fd;
 	memset(&a, 0, sizeof(a));
 	a.map_fd = (uint32_t)fd;
 	a.key = (uintptr_t)&key;
 	a.value = (uintptr_t)val;
-	int e1 = kernel ? (int)sys_bpf(BPF_MAP_UPDATE_ELEM, &a) : uebpf_bpf(BPF_MAP_UPDATE_ELEM, &a, sizeof(a));
+	int e1 = kernel ? (int)kd_sys_bpf(BPF_MAP_UPDATE_ELEM, &a) : uebpf_bpf(BPF_MAP_UPDATE_ELEM, &a, sizeof(a));
 	memset(&a, 0, sizeof(a));
 	a.map_fd = (uint32_t)fd;
-	int e2 = !freeze ? 0 : kernel ? (int)sys_bpf(BPF_MAP_FREEZE, &a) :
+	int e2 = !freeze ? 0 : kernel ? (int)kd_sys_bpf(BPF_MAP_FREEZE, &a) :
 				       uebpf_bpf(BPF_MAP_FREEZE, &a, sizeof(a));
 	return e1 || e2 ? -1 : fd;
 }
@@ -203,7 +199,7 @@ static int load_side(const struct progdesc *d, struct side *s, int kernel)
 		a.func_info_rec_size = sizeof(fi[0]);
 	}
 	s->log[0] = 0;
-	int fd = kernel ? (int)sys_bpf(BPF_PROG_LOAD, &a) : uebpf_bpf(BPF_PROG_LOAD, &a, sizeof(a));
+	int fd = kernel ? (int)kd_sys_bpf(BPF_PROG_LOAD, &a) : uebpf_bpf(BPF_PROG_LOAD, &a, sizeof(a));
 	free(p);
 	return fd;
 }
@@ -222,7 +218,7 @@ static int run_side(int fd, int kernel, uint32_t *retval)
 	a.test.data_out = (uintptr_t)out;
 	a.test.data_size_out = sizeof(out);
 	a.test.repeat = 1;
-	int err = kernel ? (int)sys_bpf(BPF_PROG_TEST_RUN, &a) : uebpf_bpf(BPF_PROG_TEST_RUN, &a, sizeof(a));
+	int err = kernel ? (int)kd_sys_bpf(BPF_PROG_TEST_RUN, &a) : uebpf_bpf(BPF_PROG_TEST_RUN, &a, sizeof(a));
 	*retval = a.test.retval;
 	return err;
 }
@@ -246,22 +242,6 @@ static int setup(void)
 	return have_kernel;
 }
 
-static const char *last_line(const char *log)
-{
-	static char buf[200];
-	const char *best = "", *p = log;
-	size_t blen = 0;
-	while (*p) {
-		const char *e = strchr(p, '\n');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len && strncmp(p, "processed ", 10))
-			best = p, blen = len;
-		p += len + (e ? 1 : 0);
-	}
-	snprintf(buf, sizeof(buf), "%.*s", (int)(blen < sizeof(buf) ? blen : sizeof(buf) - 1), best);
-	return buf;
-}
-
 /* Same verdict, and for a rejection the kernel's reason as uebpf's last log line;
  * both accept: same return value. */
 static void both(const struct progdesc *d)
@@ -272,16 +252,16 @@ static void both(const struct progdesc *d)
 	}
 	int kf = load_side(d, &ks, 1), uf = load_side(d, &us, 0);
 	char kl[200];
-	snprintf(kl, sizeof(kl), "%s", last_line(ks.log));
+	snprintf(kl, sizeof(kl), "%s", kd_last_line(ks.log));
 	UT_CHECK((kf >= 0) == (uf >= 0), "%s: kernel %s ('%s'), uebpf %s ('%s')", d->name,
-		 kf >= 0 ? "accepts" : "rejects", kl, uf >= 0 ? "accepts" : "rejects", last_line(us.log));
+		 kf >= 0 ? "accepts" : "rejects", kl, uf >= 0 ? "accepts" : "rejects", kd_last_line(us.log));
 	if (getenv("VG_VERBOSE"))
 		printf("  %-22s kernel %s '%s'\n  %-22s uebpf  %s '%s'\n", d->name,
 		       kf >= 0 ? "accepts" : "rejects", kl, "", uf >= 0 ? "accepts" : "rejects",
-		       last_line(us.log));
+		       kd_last_line(us.log));
 	if (kf < 0 && uf < 0)
-		UT_CHECK(!strcmp(kl, last_line(us.log)), "%s: kernel '%s', uebpf '%s'", d->name, kl,
-			 last_line(us.log));
+		UT_CHECK(!strcmp(kl, kd_last_line(us.log)), "%s: kernel '%s', uebpf '%s'", d->name, kl,
+			 kd_last_line(us.log));
 	if (kf >= 0 && uf >= 0) {
 		uint32_t kr = 0, ur = 0;
 		int ke = run_side(kf, 1, &kr), ue = run_side(uf, 0, &ur);

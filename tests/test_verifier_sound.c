@@ -30,6 +30,7 @@
 #include <linux/btf.h>
 #include <bpf/bpf.h>
 #include <uebpf/uebpf.h>
+#include "kdiff.h"
 #include "ut.h"
 
 #define MAX_INSNS	320
@@ -59,17 +60,14 @@ struct gen {
 	size_t n;
 };
 
-static uint64_t rnd(struct gen *g)	/* xorshift64* */
+static uint64_t rnd(struct gen *g)
 {
-	g->rng ^= g->rng >> 12;
-	g->rng ^= g->rng << 25;
-	g->rng ^= g->rng >> 27;
-	return g->rng * 0x2545F4914F6CDD1DULL;
+	return kd_rnd(&g->rng);
 }
 
 static unsigned pick(struct gen *g, unsigned n)
 {
-	return (unsigned)(rnd(g) >> 32) % n;
+	return kd_pick(&g->rng, n);
 }
 
 static int32_t small(struct gen *g, int lo, int hi)
@@ -636,7 +634,7 @@ static int btf_fd(int kernel)
 	memset(&a, 0, sizeof(a));
 	a.btf = (uintptr_t)raw;
 	a.btf_size = (uint32_t)btf_blob(raw);
-	return kernel ? (int)syscall(SYS_bpf, BPF_BTF_LOAD, &a, sizeof(a))
+	return kernel ? (int)kd_sys_bpf(BPF_BTF_LOAD, &a)
 		      : uebpf_bpf(BPF_BTF_LOAD, &a, sizeof(a));
 }
 
@@ -797,7 +795,7 @@ static int kern_map(void)
 	a.key_size = 4;
 	a.value_size = VALUE_SIZE;
 	a.max_entries = 1;
-	return (int)syscall(SYS_bpf, BPF_MAP_CREATE, &a, sizeof(a));
+	return (int)kd_sys_bpf(BPF_MAP_CREATE, &a);
 }
 
 /* 1 accept, 0 reject, -1 no kernel. */
@@ -825,7 +823,7 @@ static int kern_verdict(struct gen *g, int kmap, int umap, char *log, size_t log
 		a.func_info_rec_size = sizeof(g->fi[0]);
 	}
 	log[0] = 0;
-	int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+	int fd = (int)kd_sys_bpf(BPF_PROG_LOAD, &a);
 	int e = errno;
 	for (size_t i = 0; i < g->n; i++)
 		if (g->p[i].code == (BPF_LD | BPF_IMM | BPF_DW) && g->p[i].src_reg == BPF_PSEUDO_MAP_FD)
@@ -833,24 +831,6 @@ static int kern_verdict(struct gen *g, int kmap, int umap, char *log, size_t log
 	if (fd >= 0)
 		close(fd);
 	return fd >= 0 ? 1 : e == EPERM || e == ENOSYS ? -1 : 0;
-}
-
-static const char *last_line(const char *log)
-{
-	static char lines[2][200];	/* two calls may share one printf */
-	static int which;
-	char *line = lines[which ^= 1];
-	const char *best = "", *p = log;
-	size_t blen = 0;
-	while (*p) {
-		const char *e = strchr(p, '\n');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len && strncmp(p, "processed ", 10))
-			best = p, blen = len;
-		p += len + (e ? 1 : 0);
-	}
-	snprintf(line, sizeof(lines[0]), "%.*s", (int)(blen < sizeof(lines[0]) ? blen : sizeof(lines[0]) - 1), best);
-	return line;
 }
 
 /* The most common rejection reasons, to see what the generator keeps tripping on. */
@@ -913,7 +893,7 @@ UT_TEST(random_programs_are_sound)
 			check_sound(g, fd, umap, r);
 			close(fd);
 		} else {
-			tally(&rs, last_line(ulog));
+			tally(&rs, kd_last_line(ulog));
 		}
 		int kv = kmap >= 0 ? kern_verdict(g, kmap, umap, klog, sizeof(klog)) : -1;
 		if (kv < 0)
@@ -926,7 +906,7 @@ UT_TEST(random_programs_are_sound)
 		fd >= 0 ? ub_only++ : k_only++;
 		if (show && show--) {
 			fprintf(stderr, "  verdicts differ (uebpf %s): uebpf '%s', kernel '%s'\n",
-				fd >= 0 ? "accepts" : "rejects", last_line(ulog), last_line(klog));
+				fd >= 0 ? "accepts" : "rejects", kd_last_line(ulog), kd_last_line(klog));
 			dump(g);
 			if (getenv("VSOUND_LOGS"))
 				fprintf(stderr, "---- uebpf log\n%s---- kernel log\n%s----\n", ulog, klog);

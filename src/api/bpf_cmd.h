@@ -3,11 +3,20 @@
 #define UB_API_BPF_CMD_H
 #include <linux/bpf.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define UB_ATTR_END(field) (offsetof(union bpf_attr, field) + sizeof(((union bpf_attr *)0)->field))
 
 /* The kernel's CHECK_ATTR: bytes after the command's last field must be zero. */
 int ub_attr_tail_zero(const union bpf_attr *attr, size_t end);
+
+/*
+ * How BPF_OBJ_GET_INFO_BY_FD starts for every object: as bpf_check_uarg_tail_zero(), a
+ * user struct longer than ours (size bytes) must be zero past it (-E2BIG); *len is the
+ * caller's info_len clamped to ours, and info (zeroed) gets the caller's first *len bytes
+ * (its pointer fields: where to write the blobs). -EFAULT when there is no buffer.
+ */
+int ub_info_in(const union bpf_attr *attr, void *info, size_t size, uint32_t *len);
 
 /*
  * The libbpf layer's element calls (lookup, update, delete, lookup-and-delete) straight to

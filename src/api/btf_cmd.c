@@ -227,18 +227,11 @@ int ub_cmd_btf_get_fd_by_id(union bpf_attr *attr, unsigned int size)
 int ub_btf_info(const struct ub_btf_obj *o, union bpf_attr *attr)
 {
 	struct bpf_btf_info info;
-	uint32_t len = attr->info.info_len;
-	unsigned char *u = U64_PTR(attr->info.info);
+	uint32_t len;
+	int err = ub_info_in(attr, &info, sizeof(info), &len);
 
-	for (uint32_t i = sizeof(info); u && i < len; i++)
-		if (u[i])
-			return -E2BIG;
-	if (len > sizeof(info))
-		len = sizeof(info);
-	if (!u && len)
-		return -EFAULT;
-	memset(&info, 0, sizeof(info));
-	memcpy(&info, u, len);
+	if (err)
+		return err;
 	info.id = o->obj.id;
 	if (info.btf && info.btf_size) {
 		uint32_t n = info.btf_size < o->size ? info.btf_size : o->size;
@@ -252,7 +245,8 @@ int ub_btf_info(const struct ub_btf_obj *o, union bpf_attr *attr)
 	if (info.name)
 		*(char *)U64_PTR(info.name) = '\0';	/* user BTF has no name */
 	info.name_len = 0;
-	memcpy(u, &info, len);
+	if (len)
+		memcpy(U64_PTR(attr->info.info), &info, len);
 	attr->info.info_len = len;
 	return 0;
 }

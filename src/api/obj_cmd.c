@@ -246,18 +246,33 @@ int ub_cmd_obj_get(union bpf_attr *attr, unsigned int size)
 	return err;
 }
 
-static int map_info(struct ub_map *map, union bpf_attr *attr)
+int ub_info_in(const union bpf_attr *attr, void *info, size_t size, uint32_t *len)
 {
-	struct bpf_map_info info = { 0 };
-	uint32_t len = attr->info.info_len;
 	const unsigned char *u = U64_PTR(attr->info.info);
 
-	/* As bpf_check_uarg_tail_zero(): a longer user struct must be zero past ours. */
-	for (uint32_t i = sizeof(info); u && i < len; i++)
+	*len = attr->info.info_len;
+	for (uint32_t i = (uint32_t)size; u && i < *len; i++)
 		if (u[i])
 			return -E2BIG;
-	if (len > sizeof(info))
-		len = sizeof(info);
+	if (*len > size)
+		*len = (uint32_t)size;
+	if (!u && *len)
+		return -EFAULT;
+	memset(info, 0, size);
+	if (*len)
+		memcpy(info, u, *len);
+	return 0;
+}
+
+static int map_info(struct ub_map *map, union bpf_attr *attr)
+{
+	struct bpf_map_info info;
+	uint32_t len;
+	int err = ub_info_in(attr, &info, sizeof(info), &len);
+
+	if (err)
+		return err;
+	memset(&info, 0, sizeof(info));	/* a map's info has no pointer fields */
 	info.type = map->type;
 	info.id = map->obj.id;
 	info.key_size = map->key_size;
@@ -272,8 +287,6 @@ static int map_info(struct ub_map *map, union bpf_attr *attr)
 		info.btf_value_type_id = map->btf_value_type_id;
 	}
 	info.name[sizeof(info.name) - 1] = '\0';
-	if (!u && len)
-		return -EFAULT;
 	memcpy(U64_PTR(attr->info.info), &info, len);
 	attr->info.info_len = len;
 	return 0;

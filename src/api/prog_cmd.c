@@ -414,19 +414,12 @@ int ub_cmd_prog_get_fd_by_id(union bpf_attr *attr, unsigned int size)
 int ub_prog_info(struct ub_prog_obj *p, union bpf_attr *attr)
 {
 	struct bpf_prog_info info;
-	uint32_t len = attr->info.info_len;
-	unsigned char *u = U64_PTR(attr->info.info);
+	uint32_t len;
+	int err = ub_info_in(attr, &info, sizeof(info), &len);
 
-	for (uint32_t i = sizeof(info); u && i < len; i++)
-		if (u[i])
-			return -E2BIG;
-	if (len > sizeof(info))
-		len = sizeof(info);
-	if (!u && len)
-		return -EFAULT;
-	memset(&info, 0, sizeof(info));
+	if (err)
+		return err;
 	/* Pointer fields the caller filled (xlated_prog_insns, map_ids ...) are honoured. */
-	memcpy(&info, u, len);
 	struct bpf_prog_info in = info;
 	memset(&info, 0, sizeof(info));
 	info.type = p->type;
@@ -457,7 +450,8 @@ int ub_prog_info(struct ub_prog_obj *p, union bpf_attr *attr)
 	}
 	info.xlated_prog_insns = in.xlated_prog_insns;
 	info.map_ids = in.map_ids;
-	memcpy(u, &info, len);
+	if (len)
+		memcpy(U64_PTR(attr->info.info), &info, len);
 	attr->info.info_len = len;
 	return 0;
 }

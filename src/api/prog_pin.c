@@ -8,7 +8,7 @@
  * uebpf needs them as files, so the maps are pinned beside it, at PATH.maps/NAME.
  *
  * File layout (host byte order; every field checked on open: the file is untrusted):
- *   struct pin_hdr, insns[insn_cnt], map_path_off[nr_maps], struct pin_line[nr_lines],
+ *   struct ub_pin_hdr, insns[insn_cnt], map_path_off[nr_maps], struct ub_pin_line[nr_lines],
  *   string table (NUL-separated, strtab_size bytes, ends in NUL).
  * In the instructions, an lddw of a map (src BPF_PSEUDO_MAP_FD / _VALUE / _IDX / _IDX_VALUE)
  * holds the map's index in the path table instead of an fd (the _IDX forms are loaded with
@@ -31,30 +31,7 @@
 #include "maps/map.h"
 #include "vm/vm.h"
 
-#define PIN_MAGIC "UEBPFPRG"
-#define PIN_VERSION 1
-#define PIN_MAX_INSNS (1u << 20)	/* BPF_COMPLEXITY_LIMIT_INSNS */
-#define PIN_MAX_MAPS 64			/* MAX_USED_MAPS */
-#define PIN_MAX_LINES (1u << 20)
-#define PIN_MAX_STRTAB (16u << 20)
 #define PIN_MAX_NOTES 1024		/* map pins remembered (see known_pin) */
-
-struct pin_hdr {
-	char magic[8];
-	uint32_t version;
-	uint32_t hdr_size;
-	uint32_t prog_type;
-	uint32_t insn_cnt;
-	uint32_t nr_maps;
-	uint32_t nr_lines;
-	uint32_t strtab_size;
-	uint32_t kern_version;
-	char name[BPF_OBJ_NAME_LEN];
-};
-
-struct pin_line {
-	uint32_t insn_off, file_off, src_off, line, col, is_proto;
-};
 
 static int is_map_ld(const struct bpf_insn *in)
 {
@@ -141,8 +118,8 @@ static int known_pin(struct ub_map *map, char *out, size_t outsz)
  */
 static int pw_index_maps(struct bpf_insn *insns, uint32_t cnt, uint32_t nr_maps)
 {
-	int32_t key[PIN_MAX_MAPS];
-	uint8_t kind[PIN_MAX_MAPS];
+	int32_t key[UB_PIN_MAX_MAPS];
+	uint8_t kind[UB_PIN_MAX_MAPS];
 	uint32_t nk = 0;
 
 	for (uint32_t i = 0; i + 1 < cnt; i++) {
@@ -153,7 +130,7 @@ static int pw_index_maps(struct bpf_insn *insns, uint32_t cnt, uint32_t nr_maps)
 		while (k < nk && !(key[k] == insns[i].imm && kind[k] == kd))
 			k++;
 		if (k == nk) {
-			if (nk >= nr_maps || nk >= PIN_MAX_MAPS)
+			if (nk >= nr_maps || nk >= UB_PIN_MAX_MAPS)
 				goto shifted;
 			key[nk] = insns[i].imm, kind[nk++] = kd;
 		}
@@ -210,23 +187,43 @@ static int pw_link_map(struct ub_map *map, const char *real)
 	return 0;
 }
 
-struct strtab {
-	char *buf;
-	size_t len;
-};
-
-static int str_add(struct strtab *t, const char *s, uint32_t *off)
+int ub_pin_str_add(struct ub_pin_strtab *t, const char *s, uint32_t *off)
 {
-	size_t n = strlen(s) + 1;
+	size_t n = strlen(s ? s : "") + 1;
 	char *b = realloc(t->buf, t->len + n);
 
 	if (!b)
 		return -ENOMEM;
-	memcpy(b + t->len, s, n);
+	memcpy(b + t->len, s ? s : "", n);
 	*off = (uint32_t)t->len;
 	t->buf = b;
 	t->len += n;
 	return 0;
+}
+
+void *ub_pin_encode(struct ub_pin_hdr *h, const struct bpf_insn *insns, const uint32_t *offs,
+		    const struct ub_pin_line *lines, const struct ub_pin_strtab *t, size_t *len)
+{
+	size_t isz = (size_t)h->insn_cnt * sizeof(*insns), msz = h->nr_maps * 4u;
+	size_t lsz = (size_t)h->nr_lines * sizeof(*lines);
+	uint8_t *buf = malloc(sizeof(*h) + isz + msz + lsz + t->len), *p = buf;
+
+	if (!buf)
+		return NULL;
+	memcpy(h->magic, UB_PIN_MAGIC, 8);
+	h->version = UB_PIN_VERSION;
+	h->hdr_size = sizeof(*h);
+	h->strtab_size = (uint32_t)t->len;
+	h->name[sizeof(h->name) - 1] = '\0';
+	memcpy(p, h, sizeof(*h)), p += sizeof(*h);
+	memcpy(p, insns, isz), p += isz;
+	if (msz)
+		memcpy(p, offs, msz), p += msz;
+	if (lsz)
+		memcpy(p, lines, lsz), p += lsz;
+	memcpy(p, t->buf, t->len);
+	*len = sizeof(*h) + isz + msz + lsz + t->len;
+	return buf;
 }
 
 /* PATH.maps, made when the first map needs it. */
@@ -248,7 +245,7 @@ static int pw_mkdir(const char *dir)
 
 /* Pins the maps not pinned yet at PATH.maps/NAME and records their (caller's) paths in the string table. */
 static int pw_maps(struct ub_prog_obj *p, const char *user_path, const char *real,
-		   struct strtab *t, uint32_t *offs)
+		   struct ub_pin_strtab *t, uint32_t *offs)
 {
 	char dir[4200], name[BPF_OBJ_NAME_LEN + 16], path[4400];
 	int err = 0;
@@ -256,7 +253,7 @@ static int pw_maps(struct ub_prog_obj *p, const char *user_path, const char *rea
 	snprintf(dir, sizeof(dir), "%.4100s.maps", real);
 	for (uint32_t k = 0; !err && k < p->prog->nr_maps; k++) {
 		if (known_pin(p->prog->maps[k], path, sizeof(path))) {
-			if (str_add(t, path, &offs[k]))
+			if (ub_pin_str_add(t, path, &offs[k]))
 				err = -ENOMEM;
 			continue;
 		}
@@ -266,7 +263,7 @@ static int pw_maps(struct ub_prog_obj *p, const char *user_path, const char *rea
 		snprintf(path, sizeof(path), "%.4200s/%.40s", dir, name);
 		err = pw_link_map(p->prog->maps[k], path);
 		snprintf(path, sizeof(path), "%.4100s.maps/%.40s", user_path, name);
-		if (!err && str_add(t, path, &offs[k]))
+		if (!err && ub_pin_str_add(t, path, &offs[k]))
 			err = -ENOMEM;
 	}
 	return err;
@@ -296,24 +293,17 @@ static int pw_file(const char *real, unsigned mode, const void *buf, size_t len)
 }
 
 static int pw_build(struct ub_prog_obj *p, const struct bpf_insn *insns, const uint32_t *offs,
-		    const struct strtab *t, const char *real, unsigned mode)
+		    const struct ub_pin_strtab *t, const char *real, unsigned mode)
 {
-	struct pin_hdr h = { .version = PIN_VERSION, .hdr_size = sizeof(h),
-			     .prog_type = p->type, .insn_cnt = p->insn_cnt,
-			     .nr_maps = p->prog->nr_maps, .strtab_size = (uint32_t)t->len };
-	size_t isz = (size_t)h.insn_cnt * sizeof(*insns), msz = h.nr_maps * 4u;
-	size_t sz = sizeof(h) + isz + msz + t->len;
-	uint8_t *buf = malloc(sz);
+	struct ub_pin_hdr h = { .prog_type = p->type, .insn_cnt = p->insn_cnt,
+				.nr_maps = p->prog->nr_maps };
+	size_t sz;
+	uint8_t *buf;
 
+	memcpy(h.name, p->name, sizeof(h.name));
+	buf = ub_pin_encode(&h, insns, offs, NULL, t, &sz);
 	if (!buf)
 		return -ENOMEM;
-	memcpy(h.magic, PIN_MAGIC, 8);
-	memcpy(h.name, p->name, sizeof(h.name));
-	h.name[sizeof(h.name) - 1] = '\0';
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + sizeof(h), insns, isz);
-	memcpy(buf + sizeof(h) + isz, offs, msz);
-	memcpy(buf + sizeof(h) + isz + msz, t->buf, t->len);
 	int err = pw_file(real, mode, buf, sz);
 	free(buf);
 	return err;
@@ -322,8 +312,8 @@ static int pw_build(struct ub_prog_obj *p, const struct bpf_insn *insns, const u
 int ub_prog_pin_write(int prog_fd, const char *user_path, const char *real, unsigned mode)
 {
 	struct ub_prog_obj *p = ub_prog_obj_get(prog_fd);
-	struct strtab t = { NULL, 0 };
-	uint32_t offs[PIN_MAX_MAPS], zero;
+	struct ub_pin_strtab t = { NULL, 0 };
+	uint32_t offs[UB_PIN_MAX_MAPS], zero;
 	struct bpf_insn *insns = NULL;
 	struct stat st;
 	int err;
@@ -337,7 +327,7 @@ int ub_prog_pin_write(int prog_fd, const char *user_path, const char *real, unsi
 	} else if (!lstat(real, &st)) {
 		err = -EEXIST;
 		ub_set_error("pin %s: %s", real, strerror(EEXIST));
-	} else if (!(insns = malloc((size_t)p->insn_cnt * sizeof(*insns))) || str_add(&t, "", &zero)) {
+	} else if (!(insns = malloc((size_t)p->insn_cnt * sizeof(*insns))) || ub_pin_str_add(&t, "", &zero)) {
 		err = -ENOMEM;
 	} else {
 		memcpy(insns, p->orig_insns, (size_t)p->insn_cnt * sizeof(*insns));
@@ -360,47 +350,35 @@ int ub_prog_pin_is(int fd)
 	char magic[8];
 
 	return pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
-	       !memcmp(magic, PIN_MAGIC, 8);
+	       !memcmp(magic, UB_PIN_MAGIC, 8);
 }
 
-/* A parsed pin file: pointers into buf, every offset checked. */
-struct pin_file {
-	uint8_t *buf;
-	size_t len;
-	struct pin_hdr h;
-	struct bpf_insn *insns;		/* a copy, to patch */
-	const uint32_t *offs;
-	const struct pin_line *lines;
-	const char *strtab;
-	const char *real;
-};
-
-static const char *pf_str(const struct pin_file *f, uint32_t off)
+const char *ub_pin_str(const struct ub_pin_file *f, uint32_t off)
 {
 	return off < f->h.strtab_size ? f->strtab + off : NULL;
 }
 
-static int corrupt(const struct pin_file *f, const char *why)
+static int corrupt(const struct ub_pin_file *f, const char *why)
 {
 	ub_set_error("%s: not a valid pinned program: %s", f->real, why);
 	return -EINVAL;
 }
 
-static int pf_counts(struct pin_file *f)
+static int pf_counts(struct ub_pin_file *f)
 {
-	const struct pin_hdr *h = &f->h;
+	const struct ub_pin_hdr *h = &f->h;
 
 	if (f->len < sizeof(*h))
 		return corrupt(f, "shorter than its header");
 	memcpy(&f->h, f->buf, sizeof(f->h));
-	if (memcmp(h->magic, PIN_MAGIC, 8) || h->version != PIN_VERSION ||
+	if (memcmp(h->magic, UB_PIN_MAGIC, 8) || h->version != UB_PIN_VERSION ||
 	    h->hdr_size != sizeof(*h))
 		return corrupt(f, "wrong magic, version or header size");
-	if (!h->insn_cnt || h->insn_cnt > PIN_MAX_INSNS || h->nr_maps > PIN_MAX_MAPS ||
-	    h->nr_lines > PIN_MAX_LINES || !h->strtab_size || h->strtab_size > PIN_MAX_STRTAB)
+	if (!h->insn_cnt || h->insn_cnt > UB_PIN_MAX_INSNS || h->nr_maps > UB_PIN_MAX_MAPS ||
+	    h->nr_lines > UB_PIN_MAX_LINES || !h->strtab_size || h->strtab_size > UB_PIN_MAX_STRTAB)
 		return corrupt(f, "a count out of range");
 	size_t want = sizeof(*h) + (size_t)h->insn_cnt * 8 + (size_t)h->nr_maps * 4 +
-		      (size_t)h->nr_lines * sizeof(struct pin_line) + h->strtab_size;
+		      (size_t)h->nr_lines * sizeof(struct ub_pin_line) + h->strtab_size;
 	if (want != f->len)
 		return corrupt(f, "its size does not match its counts");
 	if (h->name[sizeof(h->name) - 1])
@@ -408,24 +386,24 @@ static int pf_counts(struct pin_file *f)
 	return 0;
 }
 
-static int pf_check(struct pin_file *f)
+int ub_pin_parse(struct ub_pin_file *f)
 {
-	const struct pin_hdr *h = &f->h;
+	const struct ub_pin_hdr *h = &f->h;
 	int err = pf_counts(f);
 
 	if (err)
 		return err;
 	const uint8_t *p = f->buf + sizeof(*h) + (size_t)h->insn_cnt * 8;
 	f->offs = (const uint32_t *)p;
-	f->lines = (const struct pin_line *)(p + h->nr_maps * 4u);
+	f->lines = (const struct ub_pin_line *)(p + h->nr_maps * 4u);
 	f->strtab = (const char *)f->buf + f->len - h->strtab_size;
 	if (f->strtab[h->strtab_size - 1])
 		return corrupt(f, "string table not NUL-terminated");
 	for (uint32_t i = 0; i < h->nr_maps; i++)
-		if (!pf_str(f, f->offs[i]) || !*pf_str(f, f->offs[i]))
+		if (!ub_pin_str(f, f->offs[i]) || !*ub_pin_str(f, f->offs[i]))
 			return corrupt(f, "a map path out of the string table");
 	for (uint32_t i = 0; i < h->nr_lines; i++)
-		if (!pf_str(f, f->lines[i].file_off) || !pf_str(f, f->lines[i].src_off) ||
+		if (!ub_pin_str(f, f->lines[i].file_off) || !ub_pin_str(f, f->lines[i].src_off) ||
 		    f->lines[i].insn_off >= h->insn_cnt || f->lines[i].is_proto > 1)
 			return corrupt(f, "a source line out of range");
 	f->insns = malloc((size_t)h->insn_cnt * 8);
@@ -436,10 +414,10 @@ static int pf_check(struct pin_file *f)
 }
 
 /* Opens the maps (fds[], closed by the caller) and puts their fds into the lddw's. */
-static int pf_maps(struct pin_file *f, int *fds)
+static int pf_maps(struct ub_pin_file *f, int *fds)
 {
 	for (uint32_t i = 0; i < f->h.nr_maps; i++) {
-		const char *mp = pf_str(f, f->offs[i]);
+		const char *mp = ub_pin_str(f, f->offs[i]);
 		fds[i] = bpf_obj_get(mp);
 		if (fds[i] < 0) {
 			int err = errno;
@@ -467,7 +445,7 @@ static int pf_maps(struct pin_file *f, int *fds)
 	return 0;
 }
 
-static int pf_load(struct pin_file *f, const int *fds)
+static int pf_load(struct ub_pin_file *f, const int *fds)
 {
 	const size_t logsz = 1 << 16;
 	char *log = calloc(1, logsz);
@@ -500,8 +478,8 @@ static __thread int opening_maps;
 
 int ub_prog_pin_open(int fd, const char *real)
 {
-	struct pin_file f = { .real = real };
-	int fds[PIN_MAX_MAPS], err;
+	struct ub_pin_file f = { .real = real };
+	int fds[UB_PIN_MAX_MAPS], err;
 	struct stat st;
 
 	if (opening_maps)
@@ -509,9 +487,9 @@ int ub_prog_pin_open(int fd, const char *real)
 	if (fstat(fd, &st))
 		return -errno;
 	/* The largest file the counts allow, roughly: refuse before reading it. */
-	if ((uint64_t)st.st_size > sizeof(struct pin_hdr) + (uint64_t)PIN_MAX_INSNS * 8 +
-				   PIN_MAX_MAPS * 4 + (uint64_t)PIN_MAX_LINES *
-				   sizeof(struct pin_line) + PIN_MAX_STRTAB)
+	if ((uint64_t)st.st_size > sizeof(struct ub_pin_hdr) + (uint64_t)UB_PIN_MAX_INSNS * 8 +
+				   UB_PIN_MAX_MAPS * 4 + (uint64_t)UB_PIN_MAX_LINES *
+				   sizeof(struct ub_pin_line) + UB_PIN_MAX_STRTAB)
 		return corrupt(&f, "too large");
 	f.len = (size_t)st.st_size;
 	f.buf = malloc(f.len ? f.len : 1);
@@ -522,9 +500,9 @@ int ub_prog_pin_open(int fd, const char *real)
 		ub_set_error("%s: read: %s", real, strerror(errno ? errno : EIO));
 		return -EIO;
 	}
-	for (uint32_t i = 0; i < PIN_MAX_MAPS; i++)
+	for (uint32_t i = 0; i < UB_PIN_MAX_MAPS; i++)
 		fds[i] = -1;
-	err = pf_check(&f);
+	err = ub_pin_parse(&f);
 	if (!err) {
 		opening_maps = 1;
 		err = pf_maps(&f, fds);
@@ -533,7 +511,7 @@ int ub_prog_pin_open(int fd, const char *real)
 	if (!err)
 		err = pf_load(&f, fds);
 	/* The program holds its maps: the fds opened to load it are done. */
-	for (uint32_t i = 0; i < PIN_MAX_MAPS; i++)
+	for (uint32_t i = 0; i < UB_PIN_MAX_MAPS; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(f.insns);

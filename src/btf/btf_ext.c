@@ -78,6 +78,15 @@ static bool btfx_name_ok(const struct btfx_ck *c, uint32_t off)
 	return off && off < c->str_len;
 }
 
+/* A record's instruction offset is in bytes and must land on an instruction. */
+static int btfx_check_insn_off(const struct btfx_ck *c, const char *what, size_t at, uint32_t off)
+{
+	if (off % sizeof(struct bpf_insn))
+		return BTFX_ERR(c->log, "%s record at offset 0x%zx: insn_off %u not a multiple of 8",
+				what, at, off);
+	return 0;
+}
+
 static int btfx_check_func(const struct btfx_ck *c, const uint8_t *rec, size_t at)
 {
 	struct bpf_func_info fi;
@@ -88,10 +97,7 @@ static int btfx_check_func(const struct btfx_ck *c, const uint8_t *rec, size_t a
 	if (!t || ub_btf_kind(t) != BTF_KIND_FUNC)
 		return BTFX_ERR(c->log, "func_info record at offset 0x%zx: type id %u is not a FUNC", at,
 				fi.type_id);
-	if (fi.insn_off % sizeof(struct bpf_insn))
-		return BTFX_ERR(c->log, "func_info record at offset 0x%zx: insn_off %u not a multiple of 8",
-				at, fi.insn_off);
-	return 0;
+	return btfx_check_insn_off(c, "func_info", at, fi.insn_off);
 }
 
 static int btfx_check_line(const struct btfx_ck *c, const uint8_t *rec, size_t at)
@@ -102,10 +108,7 @@ static int btfx_check_line(const struct btfx_ck *c, const uint8_t *rec, size_t a
 	if (li.file_name_off >= c->str_len || li.line_off >= c->str_len)
 		return BTFX_ERR(c->log, "line_info record at offset 0x%zx: string offset %u/%u beyond the "
 				"string table (%u)", at, li.file_name_off, li.line_off, c->str_len);
-	if (li.insn_off % sizeof(struct bpf_insn))
-		return BTFX_ERR(c->log, "line_info record at offset 0x%zx: insn_off %u not a multiple of 8",
-				at, li.insn_off);
-	return 0;
+	return btfx_check_insn_off(c, "line_info", at, li.insn_off);
 }
 
 static int btfx_check_core(const struct btfx_ck *c, const uint8_t *rec, size_t at)
@@ -122,10 +125,7 @@ static int btfx_check_core(const struct btfx_ck *c, const uint8_t *rec, size_t a
 	if ((uint32_t)r.kind > BPF_CORE_TYPE_MATCHES)
 		return BTFX_ERR(c->log, "core_relo record at offset 0x%zx: unknown relocation kind %u", at,
 				(uint32_t)r.kind);
-	if (r.insn_off % sizeof(struct bpf_insn))
-		return BTFX_ERR(c->log, "core_relo record at offset 0x%zx: insn_off %u not a multiple of 8",
-				at, r.insn_off);
-	return 0;
+	return btfx_check_insn_off(c, "core_relo", at, r.insn_off);
 }
 
 static int (*const btfx_check_rec[3])(const struct btfx_ck *, const uint8_t *, size_t) = {

@@ -61,7 +61,6 @@ struct jctx {
 	uint32_t *keys;		/* hardened: per insn, the key its immediate is blinded with */
 	size_t stubs;		/* where the stubs start */
 	size_t stub_check, stub_budget, stub_depth, stub_cbtramp, stub_tail;
-	int in_main;		/* emitting the main program (not a subprogram) */
 	size_t fold;		/* instructions after this one that it translated too */
 	struct jfix *fix;	/* displacements to fill in at the end */
 	size_t nfix, capfix;
@@ -307,13 +306,22 @@ static void emit_budget(struct jctx *j, size_t insn)
 	emit_jcc_to(j, CC_E, FIX_STUB_BUDGET, 0);
 }
 
-static void emit_epilogue(struct jctx *j, int is_main)
+/*
+ * Checked mode counts the frame down: depth - (depth != 0), whichever function's exit this
+ * is. Unverified code may jump from one function into another's body (the kernel refuses
+ * that: "jump out of range"); as in the interpreter, an exit then leaves the frame it runs
+ * in, not the function it was written in: a subprogram's frame has depth >= 1, the main
+ * program's 0. Branch-free: cmp sets CF when depth is 0, adc -1 adds it back.
+ */
+static void emit_epilogue(struct jctx *j)
 {
 	struct ub_x86 *x = &j->x;
 
-	if (j->checked && !is_main) {	/* dec dword [r12 + depth] */
-		x_rm(x, XO_GRP1_RM_I8, 0, XG1_SUB, RUN, offsetof(struct ub_run, jit_depth), 0);
+	if (j->checked) {	/* cmp dword [r12 + depth], 1; adc dword [r12 + depth], -1 */
+		x_rm(x, XO_GRP1_RM_I8, 0, XG1_CMP, RUN, offsetof(struct ub_run, jit_depth), 0);
 		x_byte(x, 1);
+		x_rm(x, XO_GRP1_RM_I8, 0, XG1_ADC, RUN, offsetof(struct ub_run, jit_depth), 0);
+		x_byte(x, 0xff);
 	}
 	for (int k = 0; k < NSAVED; k++)
 		if (j->save_mask & (1u << k))
@@ -467,45 +475,22 @@ static int ends_flow(const struct jctx *j, size_t i)
 }
 
 /*
- * Every function (the code from one entry to the next) is its own native frame: its exit
- * returns from that frame and, in checked mode, counts the call depth down. So control
- * may pass between functions only by call and exit. A function that falls into the next
- * one (the kernel: "last insn is not an exit or jmp") or a jump into another function
- * (the kernel: "jump out of range") would run one function's prologue or epilogue in
- * another's frame: refused here, as the kernel's verifier refuses both. fn_of[] is
- * scratch (the function each instruction belongs to).
+ * The last instruction must not run on into the stubs. ub_interp_prepare refuses such a
+ * program before the JIT sees it ("falls off the end"); checked again here because what
+ * follows the code is not eBPF.
  */
-static int check_functions(struct jctx *j, uint32_t *fn_of)
+static int check_end(struct jctx *j)
 {
-	const struct bpf_insn *in = j->prog->insns;
 	size_t n = j->prog->cnt, last = 0;
 
-	for (size_t i = 0, fn = 0; i < n; i++) {
-		if (j->is_entry[i] & MARK_ENTRY) {
-			if (i && !ends_flow(j, last))
-				return ub_log_printf(j->log, "JIT: insn %zu: function ends without exit "
-						     "or jump: it would run on into the function at insn %zu\n",
-						     last, i), -EINVAL;
-			fn = i;
-		}
-		fn_of[i] = (uint32_t)fn;
-		last = i;
-		if (ub_ops[j->ops[i]].fmt == UB_FMT_LDDW && i + 1 < n)
-			fn_of[++i] = (uint32_t)fn;
-	}
-	if (n && !ends_flow(j, last))
-		return ub_log_printf(j->log, "JIT: insn %zu: the program ends without exit or jump\n",
-				     last), -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		int fmt = ub_ops[j->ops[i]].fmt;
-		long t = (long)i + 1 + (fmt == UB_FMT_JA32 ? in[i].imm : in[i].off);
-		if ((fmt == UB_FMT_JA || fmt == UB_FMT_JA32 || fmt == UB_FMT_JMP_K ||
-		     fmt == UB_FMT_JMP_X) && fn_of[t] != fn_of[i])
-			return ub_log_printf(j->log, "JIT: insn %zu: jump to insn %ld, in another "
-					     "function (functions are entered only by call)\n", i, t),
-			       -EINVAL;
-		if (fmt == UB_FMT_LDDW)
+		last = i;
+		if (ub_ops[j->ops[i]].fmt == UB_FMT_LDDW)
 			i++;
+	}
+	if (n && !ends_flow(j, last)) {
+		ub_log_printf(j->log, "JIT: insn %zu: the program ends without exit or jump\n", last);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -514,11 +499,18 @@ static void emit_all(struct jctx *j)
 {
 	const struct bpf_insn *in = j->prog->insns;
 	size_t n = j->prog->cnt;
+	int flows = 0;	/* the code before can run on into the next instruction */
 
 	for (size_t i = 0; i < n; i++) {
 		if (j->is_entry[i] & MARK_ENTRY) {	/* functions are contiguous: each runs to the next */
+			/*
+			 * Unverified code may run on from one function into the next (the kernel
+			 * refuses that: "last insn is not an exit or jmp"). As in the interpreter,
+			 * it stays in its own frame: over the prologue, straight to the body.
+			 */
+			if (flows)
+				emit_jmp_to(j, FIX_OFF, i);
 			j->entry[i] = (uint32_t)j->x.len;
-			j->in_main = i == 0;
 			emit_prologue(j, i == 0, i);
 			emit_budget(j, i);
 		}
@@ -530,6 +522,7 @@ static void emit_all(struct jctx *j)
 			emit_insn(j, op, &in[i], i);
 		if (ub_ops[op].fmt == UB_FMT_LDDW)
 			j->fold = 1;
+		flows = j->fold || !ends_flow(j, i);	/* a fused group: assume it may */
 		for (; j->fold; j->fold--)	/* translated with insn i: no code of their own */
 			j->off[++i] = (uint32_t)j->x.len;
 	}
@@ -665,11 +658,8 @@ int ub_jit_compile(struct uebpf_prog *prog, int checked, struct ub_log *log)
 	j.keys = harden ? make_keys(prog->cnt) : NULL;
 	int err = !img || !j.off || !j.entry || !j.is_entry || !j.ops || (harden && !j.keys)
 		  ? -ENOMEM : mark_entries(&j);
-	if (!err) {
-		uint32_t *fn_of = calloc(prog->cnt + 1, sizeof(*fn_of));
-		err = fn_of ? check_functions(&j, fn_of) : -ENOMEM;
-		free(fn_of);
-	}
+	if (!err)
+		err = check_end(&j);
 	if (!err) {
 		j.direct = !checked && !j.may_fault && !j.uses_run;
 		j.save_mask = j.direct ? used_saved(prog) : (1u << NSAVED) - 1;

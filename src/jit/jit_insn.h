@@ -424,7 +424,7 @@ static void emit_ld_pkt(struct jctx *j, const struct bpf_insn *in, size_t idx)
 	size_t skip = x->len;
 	x_jcc(x, CC_NE, 0);
 	x_rr(x, XO_XOR_RM_R, 0, X_RAX, X_RAX);
-	emit_epilogue(j, j->in_main);
+	emit_epilogue(j);
 	{
 		struct ub_x86 p = *x;
 		p.len = skip, x_jcc(&p, CC_NE, x->len);
@@ -481,7 +481,7 @@ static void emit_insn(struct jctx *j, int op, const struct bpf_insn *in, size_t 
 		x_rr(x, XO_MOV_RM_R, 1, R(in->dst_reg), AUX);
 		emit_call_c(j, (const void *)jit_callx);
 		break;
-	case UB_FMT_EXIT: emit_epilogue(j, j->in_main); break;
+	case UB_FMT_EXIT: emit_epilogue(j); break;
 	case UB_FMT_LDDW: emit_lddw(j, in, idx); break;
 	case UB_FMT_LDABS: case UB_FMT_LDIND: emit_ld_pkt(j, in, idx); break;
 	default: j->bad = 1; break;	/* kfunc calls were refused at load */

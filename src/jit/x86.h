@@ -42,7 +42,7 @@ enum ub_x86_cc {
 };
 
 /* Group extensions (the reg field of ModRM). */
-enum { XG1_ADD = 0, XG1_OR = 1, XG1_AND = 4, XG1_SUB = 5, XG1_XOR = 6, XG1_CMP = 7 };
+enum { XG1_ADD = 0, XG1_OR = 1, XG1_ADC = 2, XG1_AND = 4, XG1_SUB = 5, XG1_XOR = 6, XG1_CMP = 7 };
 enum { XG2_ROL = 0, XG2_SHL = 4, XG2_SHR = 5, XG2_SAR = 7 };
 enum { XG3_TEST = 0, XG3_NEG = 3, XG3_MUL = 4, XG3_DIV = 6, XG3_IDIV = 7 };
 enum { XG5_CALL = 2, XG5_JMP = 4 };

@@ -265,11 +265,14 @@ static int percpu_array_lookup_user(struct ub_map *map, const void *key, void *v
 	return 0;
 }
 
-static int array_update_check(const struct ub_map *map, uint32_t idx, uint64_t flags)
+/* The checks of every update, with the key's index (*idx) read from it. */
+static int array_update_check(const struct ub_map *map, const void *key, uint64_t flags,
+			      uint32_t *idx)
 {
+	memcpy(idx, key, 4);
 	if ((flags & ~(uint64_t)BPF_F_LOCK) > BPF_EXIST)
 		return -EINVAL;
-	if (idx >= map->max_entries)
+	if (*idx >= map->max_entries)
 		return -E2BIG;
 	if ((flags & ~(uint64_t)BPF_F_LOCK) == BPF_NOEXIST)
 		return -EEXIST;	/* every element of an array always exists */
@@ -284,9 +287,8 @@ static int array_update_prog(struct ub_map *map, const void *key, const void *va
 static int array_update(struct ub_map *map, const void *key, const void *value, uint64_t flags)
 {
 	uint32_t idx;
+	int err = array_update_check(map, key, flags, &idx);
 
-	memcpy(&idx, key, 4);
-	int err = array_update_check(map, idx, flags);
 	if (err)
 		return err;
 	if (map->lock_off >= 0)	/* around the lock word, or under it: never through the journal,
@@ -301,9 +303,8 @@ static int array_update_prog(struct ub_map *map, const void *key, const void *va
 			     uint64_t flags)
 {
 	uint32_t idx;
+	int err = array_update_check(map, key, flags, &idx);
 
-	memcpy(&idx, key, 4);
-	int err = array_update_check(map, idx, flags);
 	if (err)
 		return err;
 	uint8_t *v = map->data + (size_t)idx * ub_map_value_stride(map);
@@ -324,9 +325,8 @@ static int percpu_array_update(struct ub_map *map, const void *key, const void *
 {
 	uint32_t idx;
 	size_t stride = ub_map_value_stride(map);
+	int err = array_update_check(map, key, flags, &idx);
 
-	memcpy(&idx, key, 4);
-	int err = array_update_check(map, idx, flags);
 	if (err)
 		return err;
 	/* Padding included, as the kernel's copy_map_value_long(). */
@@ -339,9 +339,8 @@ static int percpu_array_update_elem(struct ub_map *map, const void *key, const v
 				    uint64_t flags)
 {
 	uint32_t idx;
+	int err = array_update_check(map, key, flags, &idx);
 
-	memcpy(&idx, key, 4);
-	int err = array_update_check(map, idx, flags);
 	if (err)
 		return err;
 	copy_in(percpu_array_lookup(map, key), value, map->value_size);

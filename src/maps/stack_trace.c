@@ -38,6 +38,7 @@
 
 #define ST_CTL_SIZE	64u
 #define ST_MAX_STACK_DEFAULT 127u	/* sysctl kernel.perf_event_max_stack's default */
+#define ST_IPS_CAP (256 + ST_MAX_STACK_DEFAULT)	/* the helpers' IP buffers: skip (<= 255) + depth */
 #define ST_INTERNAL_MAX	64u		/* frames of uebpf itself below the run, at most */
 
 struct st_ctl {
@@ -398,25 +399,29 @@ static uint32_t jhash2(const uint8_t *k, uint32_t len, uint32_t initval)
 static const uint64_t stackid_flags = BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK |
 				      BPF_F_FAST_STACK_CMP | BPF_F_REUSE_STACKID;
 
+/* How many frames to unwind for want: bounded by the sysctl limit and by cap (the room in
+ * the caller's buffer). The caller calls user_stack() itself: it drops its caller's frame. */
+static uint32_t stack_depth(uint32_t want, uint32_t cap)
+{
+	if (want > max_stack())
+		want = max_stack();
+	return want > cap ? cap : want;
+}
+
 /* bpf_get_stackid(ctx, map, flags), as the kernel's bpf_get_stackid/__bpf_get_stackid. */
 uint64_t ub_h_get_stackid(uint64_t ctx, uint64_t mapp, uint64_t flags, uint64_t r4,
 			  uint64_t r5)
 {
 	struct ub_map *map = (struct ub_map *)(uintptr_t)mapp;
-	uint64_t ips[256 + ST_MAX_STACK_DEFAULT];
+	uint64_t ips[ST_IPS_CAP];
 	uint32_t skip = (uint32_t)(flags & BPF_F_SKIP_FIELD_MASK), nr = 0;
 
 	if (flags & ~stackid_flags)
 		return (uint64_t)-EINVAL;
 	if (!map || map->type != BPF_MAP_TYPE_STACK_TRACE)
 		return (uint64_t)-EINVAL;
-	uint32_t max_depth = map->value_size / 8 + skip;
-	if (max_depth > max_stack())
-		max_depth = max_stack();
-	if (max_depth > sizeof(ips) / sizeof(ips[0]))
-		max_depth = sizeof(ips) / sizeof(ips[0]);
 	if (flags & BPF_F_USER_STACK)
-		nr = user_stack(ips, max_depth);
+		nr = user_stack(ips, stack_depth(map->value_size / 8 + skip, ST_IPS_CAP));
 	if (nr <= skip)
 		return (uint64_t)-EFAULT;	/* also: no kernel stack in user space */
 
@@ -462,7 +467,7 @@ uint64_t ub_h_get_stack(uint64_t ctx, uint64_t bufp, uint64_t size64, uint64_t f
 {
 	uint8_t *buf = (uint8_t *)(uintptr_t)bufp;
 	uint32_t size = (uint32_t)size64, skip = (uint32_t)(flags & BPF_F_SKIP_FIELD_MASK);
-	uint64_t ips[256 + ST_MAX_STACK_DEFAULT];
+	uint64_t ips[ST_IPS_CAP];
 	int64_t err = -EINVAL;
 	uint32_t nr = 0;
 
@@ -472,13 +477,9 @@ uint64_t ub_h_get_stack(uint64_t ctx, uint64_t bufp, uint64_t size64, uint64_t f
 		goto clear;	/* build-id traces: not supported (the kernel has them) */
 	if (size % 8)
 		goto clear;
-	uint32_t num = size / 8, max_depth = num + skip;
-	if (max_depth > max_stack())
-		max_depth = max_stack();
-	if (max_depth > sizeof(ips) / sizeof(ips[0]))
-		max_depth = sizeof(ips) / sizeof(ips[0]);
+	uint32_t num = size / 8;
 	if (flags & BPF_F_USER_STACK)
-		nr = user_stack(ips, max_depth);
+		nr = user_stack(ips, stack_depth(num + skip, ST_IPS_CAP));
 	if (nr < skip) {
 		err = -EFAULT;
 		goto clear;

@@ -38,8 +38,17 @@ extern const char *cli_prog;	/* "uebpf" */
 int cli_select(const struct cli_cmd *cmds, const char *what, int argc, char **argv);
 /* The first row whose name starts with word (bpftool's is_prefix), or NULL. */
 const struct cli_cmd *cli_lookup(const struct cli_cmd *cmds, const char *word);
-/* Prints "Usage: ..." lines for a command table to f. */
+/* Prints "Usage: ..." lines for a command table to f (rows without help are skipped). */
 void cli_print_usage(FILE *f, const struct cli_cmd *cmds);
+/* Whether word is a non-empty prefix of full (bpftool's is_prefix: keywords shorten). */
+int cli_is_prefix(const char *word, const char *full);
+/* As cli_select, but with no argument runs help(0, NULL) and returns CLI_USAGE. */
+int cli_select_help(const struct cli_cmd *cmds, const char *what, int (*help)(int, char **),
+		    int argc, char **argv);
+/* Shows every object next_id lists (bpf_map_get_next_id and _get_fd_by_id, or the prog
+ * ones) with show(fd), in a JSON array with -j; CLI_FAIL when one show failed. */
+int cli_show_all(int (*next_id)(uint32_t, uint32_t *), int (*fd_by_id)(uint32_t),
+		 int (*show)(int));
 
 /* ---- Messages ---- */
 
@@ -160,6 +169,10 @@ int do_btf(int argc, char **argv);	/* btf.c: btf dump file */
 int do_gen(int argc, char **argv);	/* gen.c: gen skeleton */
 
 int cli_prog_dump(int argc, char **argv);	/* prog_dump.c: prog dump xlated|jited */
+/* The program's instructions as loaded (map fds of this process in its lddw's), *cnt of
+ * them, malloc'd; info is the program's full info. NULL after saying why (cli_err). */
+struct bpf_prog_info;
+struct bpf_insn *cli_prog_xlated(int fd, struct bpf_prog_info *info, uint32_t *cnt);
 int cli_prog_run(int argc, char **argv);	/* prog_run.c: prog run, with --pcap */
 /* prog_jit.c: the JIT's machine code of a program, disassembled (file: refused). */
 int cli_jit_dump(int prog_fd, int opcodes, const char *file);
@@ -204,6 +217,9 @@ void cli_pins_scan(void);
 void cli_pins_scan_progs(void);
 /* The pinned paths of the map or program with that id (NULL-terminated; empty if none). */
 const char *const *cli_pins_of(int is_prog, uint32_t id);
+/* Shows those paths in a show command's entry: "\n\tpinned PATH" lines (plain), or a
+ * "pinned" array when there is any (-j). */
+void cli_show_pins(const char *const *pins);
 /* A new fd for the scanned map pinned at real path (same file), or -1. */
 int cli_pins_map_fd(const char *real);
 /* A map pinned at path (bpf_obj_get, or the scanned one): fd or -1 (reported). */

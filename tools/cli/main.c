@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uebpf/uebpf.h>
 #include "cli.h"
 
@@ -110,9 +111,50 @@ void cli_print_usage(FILE *f, const struct cli_cmd *cmds)
 	const char *lead = "Usage:";
 
 	for (const struct cli_cmd *c = cmds; c->name; c++) {
-		fprintf(f, "%-6s %s %s\n", lead, cli_prog, c->help);
+		if (c->help)	/* an alias row may have none */
+			fprintf(f, "%-6s %s %s\n", lead, cli_prog, c->help);
 		lead = "";
 	}
+}
+
+int cli_is_prefix(const char *word, const char *full)
+{
+	size_t n = strlen(word);
+	return n && !strncmp(word, full, n);
+}
+
+int cli_select_help(const struct cli_cmd *cmds, const char *what, int (*help)(int, char **),
+		    int argc, char **argv)
+{
+	if (!argc) {
+		help(0, NULL);
+		return CLI_USAGE;
+	}
+	const struct cli_cmd *c = cli_lookup(cmds, argv[0]);
+	if (!c)
+		return cli_usage_err(what, "unknown command '%s'", argv[0]);
+	return c->fn(argc - 1, argv + 1);
+}
+
+int cli_show_all(int (*next_id)(uint32_t, uint32_t *), int (*fd_by_id)(uint32_t),
+		 int (*show)(int))
+{
+	uint32_t id = 0;
+	int rc = CLI_OK;
+
+	if (cli_json)
+		jw_begin_array();
+	while (!next_id(id, &id)) {
+		int fd = fd_by_id(id);
+		if (fd < 0)
+			continue;	/* gone since it was listed */
+		if (show(fd) != CLI_OK)
+			rc = CLI_FAIL;
+		close(fd);
+	}
+	if (cli_json)
+		jw_end_array();
+	return rc;
 }
 
 int cli_select(const struct cli_cmd *cmds, const char *what, int argc, char **argv)

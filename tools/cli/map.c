@@ -43,12 +43,6 @@ static int is_of_progs(uint32_t t)
 	return t == BPF_MAP_TYPE_PROG_ARRAY;
 }
 
-static int is_prefix(const char *word, const char *full)
-{
-	size_t n = strlen(word);
-	return n && !strncmp(word, full, n);
-}
-
 static void map_ctx_free(struct map_ctx *m)
 {
 	if (m->fd >= 0)
@@ -243,7 +237,7 @@ static int parse_elem(const struct map_ctx *m, int argc, char **argv, struct ele
 		const char *w = argv[0];
 		argc--;
 		argv++;
-		if (is_prefix(w, "key")) {
+		if (cli_is_prefix(w, "key")) {
 			if (!e.key) {
 				cli_err(e.ksz ? "duplicate key" : "unnecessary key");
 				return -1;
@@ -251,7 +245,7 @@ static int parse_elem(const struct map_ctx *m, int argc, char **argv, struct ele
 			if (cli_parse_bytes("key", &argc, &argv, e.key, m->info.key_size))
 				return -1;
 			e.key = NULL;
-		} else if (is_prefix(w, "value")) {
+		} else if (cli_is_prefix(w, "value")) {
 			if (!e.value) {
 				cli_err(e.vsz ? "duplicate value" : "unnecessary value");
 				return -1;
@@ -266,13 +260,13 @@ static int parse_elem(const struct map_ctx *m, int argc, char **argv, struct ele
 				fill_per_cpu(m, e.value);
 			}
 			e.value = NULL;
-		} else if (is_prefix(w, "any") || is_prefix(w, "noexist") || is_prefix(w, "exist")) {
+		} else if (cli_is_prefix(w, "any") || cli_is_prefix(w, "noexist") || cli_is_prefix(w, "exist")) {
 			if (!e.flags) {
 				cli_err("flags specified multiple times: %s", w);
 				return -1;
 			}
-			*e.flags = is_prefix(w, "any") ? BPF_ANY
-				 : is_prefix(w, "noexist") ? BPF_NOEXIST : BPF_EXIST;
+			*e.flags = cli_is_prefix(w, "any") ? BPF_ANY
+				 : cli_is_prefix(w, "noexist") ? BPF_NOEXIST : BPF_EXIST;
 			e.flags = NULL;
 		} else {
 			cli_err("expected key or value, got: %s", w);
@@ -619,26 +613,26 @@ static int create_arg(struct create_args *c, int *argc, char ***argv)
 	if (*argc < 2)
 		return cli_bt_usage("'%s' needs at least 2 arguments, %d found", (*argv)[-1],
 				    *argc);
-	if (is_prefix(w, "type")) {
+	if (cli_is_prefix(w, "type")) {
 		if (c->type)
 			return cli_bt_usage("map type already specified");
 		if (cli_map_type_by_name((*argv)[1], &c->type))
 			return cli_bt_usage("unrecognized map type: %s", (*argv)[1]);
 		*argc -= 2;
 		*argv += 2;
-	} else if (is_prefix(w, "name")) {
+	} else if (cli_is_prefix(w, "name")) {
 		c->name = (*argv)[1];
 		*argc -= 2;
 		*argv += 2;
-	} else if (is_prefix(w, "key")) {
+	} else if (cli_is_prefix(w, "key")) {
 		return u32_arg(argc, argv, &c->key, "key size") ? CLI_USAGE : CLI_OK;
-	} else if (is_prefix(w, "value")) {
+	} else if (cli_is_prefix(w, "value")) {
 		return u32_arg(argc, argv, &c->value, "value size") ? CLI_USAGE : CLI_OK;
-	} else if (is_prefix(w, "entries")) {
+	} else if (cli_is_prefix(w, "entries")) {
 		return u32_arg(argc, argv, &c->entries, "max entries") ? CLI_USAGE : CLI_OK;
-	} else if (is_prefix(w, "flags")) {
+	} else if (cli_is_prefix(w, "flags")) {
 		return u32_arg(argc, argv, &c->flags, "flags") ? CLI_USAGE : CLI_OK;
-	} else if (is_prefix(w, "inner_map")) {
+	} else if (cli_is_prefix(w, "inner_map")) {
 		if (c->inner_fd >= 0)
 			return cli_bt_usage("inner_map already specified");
 		(*argc)--;
@@ -646,7 +640,7 @@ static int create_arg(struct create_args *c, int *argc, char ***argv)
 		c->inner_fd = cli_map_ref("map", argc, argv, &usage);
 		if (c->inner_fd < 0)
 			return usage ? CLI_USAGE : CLI_FAIL;
-	} else if (is_prefix(w, "dev")) {
+	} else if (cli_is_prefix(w, "dev")) {
 		return cli_err("dev %s: uebpf has no devices to offload maps to", (*argv)[1]);
 	} else {
 		return cli_bt_usage("unknown arg %s", w);
@@ -704,8 +698,7 @@ static void show_plain(const struct bpf_map_info *i, int fd)
 	printf("flags 0x%x\n", i->map_flags);
 	printf("\tkey %uB  value %uB  max_entries %u  memlock %lluB", i->key_size,
 	       i->value_size, i->max_entries, (unsigned long long)cli_map_memory(fd));
-	for (; *pins; pins++)
-		printf("\n\tpinned %s", *pins);
+	cli_show_pins(pins);
 	int frozen = cli_map_frozen(fd);
 	if (i->btf_id || frozen)
 		printf("\n\t");
@@ -737,13 +730,7 @@ static void show_json(const struct bpf_map_info *i, int fd)
 	jw_kint("frozen", cli_map_frozen(fd));
 	if (i->btf_id)
 		jw_kuint("btf_id", i->btf_id);
-	if (*pins) {
-		jw_key("pinned");
-		jw_begin_array();
-		for (; *pins; pins++)
-			jw_string(*pins);
-		jw_end_array();
-	}
+	cli_show_pins(pins);
 	jw_end_object();
 }
 
@@ -763,23 +750,8 @@ static int show_fd(int fd)
 
 static int show_all(void)
 {
-	uint32_t id = 0;
-	int rc = CLI_OK;
-
 	cli_pins_scan();
-	if (cli_json)
-		jw_begin_array();
-	while (!bpf_map_get_next_id(id, &id)) {
-		int fd = bpf_map_get_fd_by_id(id);
-		if (fd < 0)
-			continue;
-		if (show_fd(fd) != CLI_OK)
-			rc = CLI_FAIL;
-		close(fd);
-	}
-	if (cli_json)
-		jw_end_array();
-	return rc;
+	return cli_show_all(bpf_map_get_next_id, bpf_map_get_fd_by_id, show_fd);
 }
 
 static int do_show(int argc, char **argv)
@@ -839,13 +811,7 @@ static const struct cli_cmd map_cmds[] = {
 
 static int map_help(int argc, char **argv)
 {
-	const char *lead = "Usage:";
-
-	for (const struct cli_cmd *c = map_cmds; c->name; c++) {
-		if (c->help)
-			printf("%-6s %s %s\n", lead, cli_prog, c->help);
-		lead = "";
-	}
+	cli_print_usage(stdout, map_cmds);
 	printf("\n"
 	       "       MAP := { id MAP_ID | pinned FILE | name MAP_NAME }\n"
 	       "       DATA := { [hex] BYTES }\n"
@@ -865,12 +831,5 @@ static int map_help(int argc, char **argv)
 
 int do_map(int argc, char **argv)
 {
-	if (!argc) {
-		map_help(0, NULL);
-		return CLI_USAGE;
-	}
-	const struct cli_cmd *c = cli_lookup(map_cmds, argv[0]);
-	if (!c)
-		return cli_usage_err("map", "unknown command '%s'", argv[0]);
-	return c->fn(argc - 1, argv + 1);
+	return cli_select_help(map_cmds, "map", map_help, argc, argv);
 }

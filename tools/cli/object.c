@@ -113,12 +113,5 @@ static const struct cli_cmd object_cmds[] = {
 
 int do_object(int argc, char **argv)
 {
-	if (!argc) {
-		object_help(0, NULL);
-		return CLI_USAGE;
-	}
-	const struct cli_cmd *c = cli_lookup(object_cmds, argv[0]);
-	if (!c)
-		return cli_usage_err("object", "unknown command '%s'", argv[0]);
-	return c->fn(argc - 1, argv + 1);
+	return cli_select_help(object_cmds, "object", object_help, argc, argv);
 }

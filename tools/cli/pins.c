@@ -183,6 +183,22 @@ const char *const *cli_pins_of(int is_prog, uint32_t id)
 	return no_paths;
 }
 
+void cli_show_pins(const char *const *pins)
+{
+	if (!cli_json) {
+		for (; *pins; pins++)
+			printf("\n\tpinned %s", *pins);
+		return;
+	}
+	if (!*pins)
+		return;
+	jw_key("pinned");
+	jw_begin_array();
+	for (; *pins; pins++)
+		jw_string(*pins);
+	jw_end_array();
+}
+
 /* ---- MAP := id ID | pinned PATH | name NAME ---- */
 
 static int need_words(const char *cmd, int argc, int n, const char *what)

@@ -20,12 +20,6 @@
 
 static int prog_help(int argc, char **argv);
 
-static int is_prefix(const char *word, const char *full)
-{
-	size_t n = strlen(word);
-	return n && !strncmp(word, full, n);
-}
-
 /* ---- load and loadall ---- */
 
 struct map_repl {
@@ -54,13 +48,13 @@ static int parse_repl(struct load_args *a, int *argc, char ***argv)
 		return cli_bt_usage("'map' needs { idx IDX | name NAME } MAP");
 	if (a->nrepl >= LOAD_MAX_REPL)
 		return cli_bt_usage("more than %d map replacements", LOAD_MAX_REPL);
-	if (is_prefix(av[1], "idx")) {
+	if (cli_is_prefix(av[1], "idx")) {
 		uint64_t v;
 		if (cli_number("prog", "map idx", av[2], 0, UINT32_MAX, &v))
 			return CLI_USAGE;
 		r->by_idx = 1;
 		r->idx = (uint32_t)v;
-	} else if (is_prefix(av[1], "name")) {
+	} else if (cli_is_prefix(av[1], "name")) {
 		r->name = av[2];
 	} else {
 		return cli_bt_usage("expected 'idx' or 'name', got: '%s'?", av[1]);
@@ -85,7 +79,7 @@ static int parse_load(struct load_args *a, int argc, char **argv, const char *ve
 	argv += 2;
 	while (argc) {
 		int rc = CLI_OK;
-		if (is_prefix(argv[0], "type") && argc >= 2) {
+		if (cli_is_prefix(argv[0], "type") && argc >= 2) {
 			if (a->have_type)
 				return cli_bt_usage("program type already specified");
 			if (cli_prog_type_by_name(argv[1], &a->type))
@@ -93,13 +87,13 @@ static int parse_load(struct load_args *a, int argc, char **argv, const char *ve
 			a->have_type = 1;
 			argc -= 2;
 			argv += 2;
-		} else if (is_prefix(argv[0], "map")) {
+		} else if (cli_is_prefix(argv[0], "map")) {
 			rc = parse_repl(a, &argc, &argv);
-		} else if (is_prefix(argv[0], "pinmaps") && argc >= 2) {
+		} else if (cli_is_prefix(argv[0], "pinmaps") && argc >= 2) {
 			a->pinmaps = argv[1];
 			argc -= 2;
 			argv += 2;
-		} else if (is_prefix(argv[0], "dev") && argc >= 2) {
+		} else if (cli_is_prefix(argv[0], "dev") && argc >= 2) {
 			return cli_err("dev %s: uebpf has no devices to offload programs to", argv[1]);
 		} else {
 			return cli_bt_usage("expected no more arguments, 'type', 'map' or "
@@ -327,8 +321,7 @@ static void show_plain(const struct bpf_prog_info *i, int fd)
 	for (uint32_t k = 0; ids && k < i->nr_map_ids; k++)
 		printf("%s%u", k ? "," : "  map_ids ", ids[k]);
 	free(ids);
-	for (; *pins; pins++)
-		printf("\n\tpinned %s", *pins);
+	cli_show_pins(pins);
 	if (i->btf_id)
 		printf("\n\tbtf_id %u", i->btf_id);
 	printf("\n");
@@ -372,13 +365,7 @@ static void show_json(const struct bpf_prog_info *i, int fd)
 		jw_end_array();
 	}
 	free(ids);
-	if (*pins) {
-		jw_key("pinned");
-		jw_begin_array();
-		for (; *pins; pins++)
-			jw_string(*pins);
-		jw_end_array();
-	}
+	cli_show_pins(pins);
 	if (i->btf_id)
 		jw_kuint("btf_id", i->btf_id);
 	jw_end_object();
@@ -400,8 +387,7 @@ static int show_fd(int fd)
 
 static int do_show(int argc, char **argv)
 {
-	uint32_t id = 0;
-	int rc = CLI_OK, usage;
+	int rc, usage;
 
 	if (argc) {
 		int fd = cli_prog_ref("prog", &argc, &argv, &usage);
@@ -413,19 +399,7 @@ static int do_show(int argc, char **argv)
 		return rc;
 	}
 	cli_pins_scan_progs();
-	if (cli_json)
-		jw_begin_array();
-	while (!bpf_prog_get_next_id(id, &id)) {
-		int fd = bpf_prog_get_fd_by_id(id);
-		if (fd < 0)
-			continue;
-		if (show_fd(fd) != CLI_OK)
-			rc = CLI_FAIL;
-		close(fd);
-	}
-	if (cli_json)
-		jw_end_array();
-	return rc;
+	return cli_show_all(bpf_prog_get_next_id, bpf_prog_get_fd_by_id, show_fd);
 }
 
 /* ---- pin ---- */
@@ -540,13 +514,7 @@ static const struct cli_cmd prog_cmds[] = {
 
 static int prog_help(int argc, char **argv)
 {
-	const char *lead = "Usage:";
-
-	for (const struct cli_cmd *c = prog_cmds; c->name; c++) {
-		if (c->help)
-			printf("%-6s %s %s\n", lead, cli_prog, c->help);
-		lead = "";
-	}
+	cli_print_usage(stdout, prog_cmds);
 	printf("\n"
 	       "       MAP := { id MAP_ID | pinned FILE | name MAP_NAME }\n"
 	       "       PROG := { id PROG_ID | pinned FILE | name PROG_NAME }\n"
@@ -562,12 +530,5 @@ static int prog_help(int argc, char **argv)
 
 int do_prog(int argc, char **argv)
 {
-	if (!argc) {
-		prog_help(0, NULL);
-		return CLI_USAGE;
-	}
-	const struct cli_cmd *c = cli_lookup(prog_cmds, argv[0]);
-	if (!c)
-		return cli_usage_err("prog", "unknown command '%s'", argv[0]);
-	return c->fn(argc - 1, argv + 1);
+	return cli_select_help(prog_cmds, "prog", prog_help, argc, argv);
 }

@@ -18,16 +18,10 @@ struct dump_args {
 	const char *file;	/* raw bytes to this file instead of text */
 };
 
-static int is_prefix(const char *word, const char *full)
-{
-	size_t n = strlen(word);
-	return n && !strncmp(word, full, n);
-}
-
 static int parse_dump_opts(struct dump_args *d, int argc, char **argv)
 {
 	while (argc) {
-		if (is_prefix(argv[0], "file")) {
+		if (cli_is_prefix(argv[0], "file")) {
 			if (argc < 2)
 				return cli_bt_usage("'file' needs a FILE");
 			d->file = argv[1];
@@ -35,11 +29,11 @@ static int parse_dump_opts(struct dump_args *d, int argc, char **argv)
 			argv += 2;
 			continue;
 		}
-		if (is_prefix(argv[0], "opcodes"))
+		if (cli_is_prefix(argv[0], "opcodes"))
 			d->opcodes = 1;
-		else if (is_prefix(argv[0], "linum"))
+		else if (cli_is_prefix(argv[0], "linum"))
 			d->linum = 1;
-		else if (is_prefix(argv[0], "visual"))
+		else if (cli_is_prefix(argv[0], "visual"))
 			return cli_err("'visual' (a DOT graph) is not supported by uebpf");
 		else
 			return cli_bt_usage("expected no more arguments, 'file', 'opcodes' "
@@ -50,7 +44,7 @@ static int parse_dump_opts(struct dump_args *d, int argc, char **argv)
 	return CLI_OK;
 }
 
-static struct bpf_insn *xlated(int fd, struct bpf_prog_info *info, uint32_t *cnt)
+struct bpf_insn *cli_prog_xlated(int fd, struct bpf_prog_info *info, uint32_t *cnt)
 {
 	uint32_t len = sizeof(*info);
 	struct bpf_insn *insns;
@@ -219,7 +213,7 @@ static int dump_xlated(int fd, const struct dump_args *d)
 {
 	struct bpf_prog_info info;
 	uint32_t cnt = 0;
-	struct bpf_insn *insns = xlated(fd, &info, &cnt);
+	struct bpf_insn *insns = cli_prog_xlated(fd, &info, &cnt);
 	int rc = CLI_OK;
 
 	if (!insns)
@@ -252,9 +246,9 @@ int cli_prog_dump(int argc, char **argv)
 
 	if (argc < 1)
 		return cli_bt_usage("'dump' needs 'xlated' or 'jited'");
-	if (is_prefix(argv[0], "xlated"))
+	if (cli_is_prefix(argv[0], "xlated"))
 		d.jited = 0;
-	else if (is_prefix(argv[0], "jited"))
+	else if (cli_is_prefix(argv[0], "jited"))
 		d.jited = 1;
 	else
 		return cli_bt_usage("expected 'xlated' or 'jited', got: %s", argv[0]);

@@ -8,11 +8,10 @@
  * it uses (which must be pinned). Opening a pinned program loads it again, through the
  * verifier, with the same maps: state persists in the maps, exactly as with the kernel.
  *
- * File layout (host byte order; every field checked on open, the file is untrusted):
- *   struct pin_hdr, insns[insn_cnt], map_path_off[nr_maps], struct pin_line[nr_lines],
- *   string table (NUL-separated, strtab_size bytes, ends in NUL).
- * In the instructions, an lddw of a map (src BPF_PSEUDO_MAP_FD / BPF_PSEUDO_MAP_VALUE)
- * holds the map's index in the path table instead of an fd.
+ * The file format (layout, encoding, checks) is the library's (src/api/prog_pin.c): the
+ * CLI adds what the library does not know, the source lines, and finds map pin paths its
+ * own way (notes, then the pin registry). In the instructions, an lddw of a map (src
+ * BPF_PSEUDO_MAP_FD / BPF_PSEUDO_MAP_VALUE) holds the map's index in the path table.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,27 +21,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <uebpf/uebpf.h>
+#include "api/prog_pin.h"
 #include "cli.h"
-
-#define PIN_MAGIC "UEBPFPRG"
-#define PIN_VERSION 1
-#define PIN_MAX_INSNS (1u << 20)	/* BPF_COMPLEXITY_LIMIT_INSNS */
-#define PIN_MAX_MAPS 64			/* MAX_USED_MAPS */
-#define PIN_MAX_LINES (1u << 20)
-#define PIN_MAX_STRTAB (16u << 20)
-
-struct pin_hdr {
-	char magic[8];
-	uint32_t version;
-	uint32_t hdr_size;
-	uint32_t prog_type;
-	uint32_t insn_cnt;
-	uint32_t nr_maps;
-	uint32_t nr_lines;
-	uint32_t strtab_size;
-	uint32_t kern_version;
-	char name[BPF_OBJ_NAME_LEN];
-};
 
 /* ---- what this process knows about pinned programs and maps ---- */
 
@@ -137,52 +117,9 @@ static int is_map_ld(const struct bpf_insn *in)
 	       (in->src_reg == BPF_PSEUDO_MAP_FD || in->src_reg == BPF_PSEUDO_MAP_VALUE);
 }
 
-/* A growing buffer for the string table. */
-struct strtab {
-	char *buf;
-	size_t len;
-};
-
-static int str_add(struct strtab *t, const char *s, uint32_t *off)
-{
-	size_t n = strlen(s ? s : "") + 1;
-	char *b = realloc(t->buf, t->len + n);
-
-	if (!b)
-		return -1;
-	memcpy(b + t->len, s ? s : "", n);
-	*off = (uint32_t)t->len;
-	t->buf = b;
-	t->len += n;
-	return 0;
-}
-
-/* The program's instructions as loaded (map fds of this process in its lddw's). */
-static struct bpf_insn *prog_insns(int fd, struct bpf_prog_info *info)
-{
-	uint32_t len = sizeof(*info);
-	struct bpf_insn *insns;
-
-	memset(info, 0, sizeof(*info));
-	if (bpf_obj_get_info_by_fd(fd, info, &len))
-		return NULL;
-	uint32_t n = info->xlated_prog_len;
-	if (!n || !(insns = calloc(1, n)))
-		return NULL;
-	memset(info, 0, sizeof(*info));
-	info->xlated_prog_len = n;
-	info->xlated_prog_insns = (uint64_t)(uintptr_t)insns;
-	len = sizeof(*info);
-	if (bpf_obj_get_info_by_fd(fd, info, &len)) {
-		free(insns);
-		return NULL;
-	}
-	return insns;
-}
-
 /* Replaces map fds by indexes into paths[] (filled, with their string offsets). */
-static int index_maps(struct bpf_insn *insns, uint32_t cnt, struct strtab *t, uint32_t *offs,
-		      int *fds, uint32_t *nr)
+static int index_maps(struct bpf_insn *insns, uint32_t cnt, struct ub_pin_strtab *t,
+		      uint32_t *offs, int *fds, uint32_t *nr)
 {
 	for (uint32_t i = 0; i < cnt; i++) {
 		if (!is_map_ld(&insns[i]) || i + 1 >= cnt)
@@ -196,9 +133,9 @@ static int index_maps(struct bpf_insn *insns, uint32_t cnt, struct strtab *t, ui
 			if (!path)
 				return cli_err("insn %u uses a map that is not pinned: pin the program's "
 					       "maps first (prog load ... pinmaps DIR)", i);
-			if (*nr >= PIN_MAX_MAPS)
-				return cli_err("more than %d maps", PIN_MAX_MAPS);
-			if (str_add(t, path, &offs[k]))
+			if (*nr >= UB_PIN_MAX_MAPS)
+				return cli_err("more than %d maps", UB_PIN_MAX_MAPS);
+			if (ub_pin_str_add(t, path, &offs[k]))
 				return cli_err("out of memory");
 			fds[k] = fd;
 			(*nr)++;
@@ -209,21 +146,18 @@ static int index_maps(struct bpf_insn *insns, uint32_t cnt, struct strtab *t, ui
 	return CLI_OK;
 }
 
-struct pin_line {
-	uint32_t insn_off, file_off, src_off, line, col, is_proto;
-};
-
-static int lines_add(struct strtab *t, const struct cli_src_line *l, uint32_t n,
-		     struct pin_line **out)
+static int lines_add(struct ub_pin_strtab *t, const struct cli_src_line *l, uint32_t n,
+		     struct ub_pin_line **out)
 {
-	struct pin_line *pl = calloc(n ? n : 1, sizeof(*pl));
+	struct ub_pin_line *pl = calloc(n ? n : 1, sizeof(*pl));
 
 	if (!pl)
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {
-		pl[i] = (struct pin_line){ .insn_off = l[i].insn_off, .line = l[i].line,
-					   .col = l[i].col, .is_proto = l[i].is_proto };
-		if (str_add(t, l[i].file, &pl[i].file_off) || str_add(t, l[i].src, &pl[i].src_off)) {
+		pl[i] = (struct ub_pin_line){ .insn_off = l[i].insn_off, .line = l[i].line,
+					      .col = l[i].col, .is_proto = l[i].is_proto };
+		if (ub_pin_str_add(t, l[i].file, &pl[i].file_off) ||
+		    ub_pin_str_add(t, l[i].src, &pl[i].src_off)) {
 			free(pl);
 			return -1;
 		}
@@ -232,24 +166,15 @@ static int lines_add(struct strtab *t, const struct cli_src_line *l, uint32_t n,
 	return 0;
 }
 
-static int write_pin(const char *path, const struct pin_hdr *h, const struct bpf_insn *insns,
-		     const uint32_t *offs, const struct pin_line *pl, const struct strtab *t)
+static int write_pin(const char *path, struct ub_pin_hdr *h, const struct bpf_insn *insns,
+		     const uint32_t *offs, const struct ub_pin_line *pl,
+		     const struct ub_pin_strtab *t)
 {
-	size_t sz = sizeof(*h) + h->insn_cnt * sizeof(*insns) + h->nr_maps * 4u +
-		    h->nr_lines * sizeof(*pl) + t->len;
-	uint8_t *buf = malloc(sz), *p = buf;
+	size_t sz;
+	void *buf = ub_pin_encode(h, insns, offs, pl, t, &sz);
 
 	if (!buf)
 		return cli_err("out of memory");
-	memcpy(p, h, sizeof(*h));
-	p += sizeof(*h);
-	memcpy(p, insns, h->insn_cnt * sizeof(*insns));
-	p += h->insn_cnt * sizeof(*insns);
-	memcpy(p, offs, h->nr_maps * 4u);
-	p += h->nr_maps * 4u;
-	memcpy(p, pl, h->nr_lines * sizeof(*pl));
-	p += h->nr_lines * sizeof(*pl);
-	memcpy(p, t->buf, t->len);
 	int rc = cli_write_file(path, buf, sz) ? CLI_FAIL : CLI_OK;
 	free(buf);
 	return rc;
@@ -258,32 +183,30 @@ static int write_pin(const char *path, const struct pin_hdr *h, const struct bpf
 int cli_prog_pin_write(int prog_fd, const char *path)
 {
 	struct bpf_prog_info info;
-	struct bpf_insn *insns = prog_insns(prog_fd, &info);
-	struct strtab t = { NULL, 0 };
-	uint32_t offs[PIN_MAX_MAPS], nr = 0, nlines = 0, dummy;
-	int fds[PIN_MAX_MAPS];
-	struct pin_line *pl = NULL;
+	uint32_t cnt;
+	struct bpf_insn *insns = cli_prog_xlated(prog_fd, &info, &cnt);
+	struct ub_pin_strtab t = { NULL, 0 };
+	uint32_t offs[UB_PIN_MAX_MAPS], nr = 0, nlines = 0, dummy;
+	int fds[UB_PIN_MAX_MAPS];
+	struct ub_pin_line *pl = NULL;
 	char real[4096];
 	int rc;
 
 	if (!insns)
-		return cli_err("can't get the program's instructions: %s", strerror(errno));
+		return CLI_FAIL;	/* cli_prog_xlated said why */
 	if (cli_pin_real(path, real, sizeof(real))) {
 		free(insns);
 		return cli_err("can't pin the object (%s): %s", path, strerror(ENAMETOOLONG));
 	}
 	const struct cli_src_line *lines = cli_prog_lines(info.id, &nlines);
-	uint32_t cnt = info.xlated_prog_len / sizeof(*insns);
-	rc = str_add(&t, "", &dummy) ? cli_err("out of memory") : CLI_OK;
+	rc = ub_pin_str_add(&t, "", &dummy) ? cli_err("out of memory") : CLI_OK;
 	if (rc == CLI_OK)
 		rc = index_maps(insns, cnt, &t, offs, fds, &nr);
 	if (rc == CLI_OK && lines_add(&t, lines, nlines, &pl))
 		rc = cli_err("out of memory");
 	if (rc == CLI_OK) {
-		struct pin_hdr h = { .version = PIN_VERSION, .hdr_size = sizeof(h),
-				     .prog_type = info.type, .insn_cnt = cnt, .nr_maps = nr,
-				     .nr_lines = nlines, .strtab_size = (uint32_t)t.len };
-		memcpy(h.magic, PIN_MAGIC, 8);
+		struct ub_pin_hdr h = { .prog_type = info.type, .insn_cnt = cnt, .nr_maps = nr,
+					.nr_lines = nlines };
 		memcpy(h.name, info.name, sizeof(h.name));
 		rc = write_pin(real, &h, insns, offs, pl, &t);
 	}
@@ -297,7 +220,7 @@ int cli_prog_pin_write(int prog_fd, const char *path)
 
 int cli_prog_pin_is(const char *path)
 {
-	char real[4096], magic[8];
+	char real[4096];
 	int fd;
 
 	if (cli_pin_real(path, real, sizeof(real)))
@@ -305,25 +228,9 @@ int cli_prog_pin_is(const char *path)
 	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return 0;
-	ssize_t n = read(fd, magic, sizeof(magic));
+	int is = ub_prog_pin_is(fd);
 	close(fd);
-	return n == (ssize_t)sizeof(magic) && !memcmp(magic, PIN_MAGIC, 8);
-}
-
-/* A parsed pin file: pointers into buf, every offset checked. */
-struct pin_file {
-	uint8_t *buf;
-	size_t len;
-	struct pin_hdr h;
-	struct bpf_insn *insns;		/* a copy, to patch */
-	const uint32_t *offs;
-	const struct pin_line *lines;
-	const char *strtab;
-};
-
-static const char *pf_str(const struct pin_file *f, uint32_t off)
-{
-	return off < f->h.strtab_size ? f->strtab + off : NULL;
+	return is;
 }
 
 /* "PATH: corrupt pinned program: reason" (or nothing when quiet). */
@@ -334,50 +241,23 @@ static int corrupt(const char *path, int quiet, const char *why)
 	return -1;
 }
 
-static int pf_check(struct pin_file *f, const char *path, int quiet)
+/* The library checks the file; its message names path (f->real) and the reason. */
+static int pf_check(struct ub_pin_file *f, const char *path, int quiet)
 {
-	const struct pin_hdr *h = &f->h;
+	int err = ub_pin_parse(f);
 
-	if (f->len < sizeof(*h))
-		return corrupt(path, quiet, "shorter than its header");
-	memcpy(&f->h, f->buf, sizeof(f->h));
-	if (memcmp(h->magic, PIN_MAGIC, 8) || h->version != PIN_VERSION ||
-	    h->hdr_size != sizeof(*h))
-		return corrupt(path, quiet, "wrong magic, version or header size");
-	if (!h->insn_cnt || h->insn_cnt > PIN_MAX_INSNS || h->nr_maps > PIN_MAX_MAPS ||
-	    h->nr_lines > PIN_MAX_LINES || !h->strtab_size || h->strtab_size > PIN_MAX_STRTAB)
-		return corrupt(path, quiet, "a count out of range");
-	size_t want = sizeof(*h) + (size_t)h->insn_cnt * 8 + (size_t)h->nr_maps * 4 +
-		      (size_t)h->nr_lines * sizeof(struct pin_line) + h->strtab_size;
-	if (want != f->len)
-		return corrupt(path, quiet, "its size does not match its counts");
-	const uint8_t *p = f->buf + sizeof(*h) + (size_t)h->insn_cnt * 8;
-	f->offs = (const uint32_t *)p;
-	f->lines = (const struct pin_line *)(p + h->nr_maps * 4u);
-	f->strtab = (const char *)f->buf + f->len - h->strtab_size;
-	if (f->strtab[h->strtab_size - 1])
-		return corrupt(path, quiet, "string table not NUL-terminated");
-	for (uint32_t i = 0; i < h->nr_maps; i++)
-		if (!pf_str(f, f->offs[i]) || !*pf_str(f, f->offs[i]))
-			return corrupt(path, quiet, "a map path out of the string table");
-	for (uint32_t i = 0; i < h->nr_lines; i++)
-		if (!pf_str(f, f->lines[i].file_off) || !pf_str(f, f->lines[i].src_off) ||
-		    f->lines[i].insn_off >= h->insn_cnt || f->lines[i].is_proto > 1)
-			return corrupt(path, quiet, "a source line out of range");
-	if (h->name[sizeof(h->name) - 1])
-		return corrupt(path, quiet, "name not NUL-terminated");
-	f->insns = malloc((size_t)h->insn_cnt * 8);
-	if (!f->insns)
+	if (err == -ENOMEM)
 		return corrupt(path, quiet, "out of memory");
-	memcpy(f->insns, f->buf + sizeof(*h), (size_t)h->insn_cnt * 8);
-	return 0;
+	if (err && !quiet)
+		cli_err("%s", uebpf_last_error());
+	return err ? -1 : 0;
 }
 
 /* Opens the maps and puts their fds into the lddw's. fds[] receives them (closed by caller). */
-static int pf_maps(struct pin_file *f, const char *path, int quiet, int *fds)
+static int pf_maps(struct ub_pin_file *f, const char *path, int quiet, int *fds)
 {
 	for (uint32_t i = 0; i < f->h.nr_maps; i++) {
-		const char *mp = pf_str(f, f->offs[i]);
+		const char *mp = ub_pin_str(f, f->offs[i]);
 		char real[4096];
 		fds[i] = cli_pin_real(mp, real, sizeof(real)) ? -1 : cli_pins_map_fd(real);
 		if (fds[i] < 0)
@@ -400,21 +280,21 @@ static int pf_maps(struct pin_file *f, const char *path, int quiet, int *fds)
 	return 0;
 }
 
-static struct cli_src_line *pf_lines(const struct pin_file *f)
+static struct cli_src_line *pf_lines(const struct ub_pin_file *f)
 {
 	struct cli_src_line *l = calloc(f->h.nr_lines ? f->h.nr_lines : 1, sizeof(*l));
 
 	for (uint32_t i = 0; l && i < f->h.nr_lines; i++) {
-		const struct pin_line *p = &f->lines[i];
+		const struct ub_pin_line *p = &f->lines[i];
 		l[i] = (struct cli_src_line){ .insn_off = p->insn_off, .line = p->line, .col = p->col,
 					      .is_proto = p->is_proto != 0,
-					      .file = strdup(pf_str(f, p->file_off)),
-					      .src = strdup(pf_str(f, p->src_off)) };
+					      .file = strdup(ub_pin_str(f, p->file_off)),
+					      .src = strdup(ub_pin_str(f, p->src_off)) };
 	}
 	return l;
 }
 
-static int pf_load(struct pin_file *f, const char *path, int quiet)
+static int pf_load(struct ub_pin_file *f, const char *path, int quiet)
 {
 	const size_t logsz = 1 << 16;
 	char *log = calloc(1, logsz);
@@ -433,8 +313,8 @@ static int pf_load(struct pin_file *f, const char *path, int quiet)
 int cli_prog_pin_open(const char *path, int quiet)
 {
 	char real[4096];
-	struct pin_file f = { 0 };
-	int fds[PIN_MAX_MAPS], fd = -1;
+	struct ub_pin_file f = { .real = path };
+	int fds[UB_PIN_MAX_MAPS], fd = -1;
 
 	if (cli_pin_real(path, real, sizeof(real)))
 		return corrupt(path, quiet, "path too long");
@@ -446,7 +326,7 @@ int cli_prog_pin_open(const char *path, int quiet)
 	}
 	if (cli_read_file(real, &f.buf, &f.len))
 		return -1;
-	for (uint32_t i = 0; i < PIN_MAX_MAPS; i++)
+	for (uint32_t i = 0; i < UB_PIN_MAX_MAPS; i++)
 		fds[i] = -1;
 	if (!pf_check(&f, path, quiet) && !pf_maps(&f, path, quiet, fds))
 		fd = pf_load(&f, path, quiet);
@@ -461,7 +341,7 @@ int cli_prog_pin_open(const char *path, int quiet)
 	}
 	/* The map fds stay open while this process runs: the program's instructions (and so
 	 * `prog dump xlated` and `prog pin`) refer to the maps by these fd numbers. */
-	for (uint32_t i = 0; fd < 0 && i < PIN_MAX_MAPS; i++)
+	for (uint32_t i = 0; fd < 0 && i < UB_PIN_MAX_MAPS; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(f.insns);

@@ -24,12 +24,6 @@ struct run_args {
 	size_t din_len, cin_len;
 };
 
-static int is_prefix(const char *word, const char *full)
-{
-	size_t n = strlen(word);
-	return n && !strncmp(word, full, n);
-}
-
 /* Keyword arguments: the field each fills (a file name or a number). */
 struct run_kw {
 	const char *name;
@@ -69,7 +63,7 @@ static int parse_run(struct run_args *a, int argc, char **argv)
 	while (argc) {
 		const struct run_kw *k = run_kws;
 		for (; k->name; k++)
-			if (k->name[0] == '-' ? !strcmp(argv[0], k->name) : is_prefix(argv[0], k->name))
+			if (k->name[0] == '-' ? !strcmp(argv[0], k->name) : cli_is_prefix(argv[0], k->name))
 				break;
 		if (!k->name)
 			return cli_bt_usage("expected no more arguments, 'data_in', "
