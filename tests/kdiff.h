@@ -11,11 +11,39 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/bpf.h>
+#include <uebpf/uebpf.h>
 
 /* The kernel's bpf(), bypassing libbpf: <bpf/bpf.h> here is uebpf's. */
 static inline long kd_sys_bpf(int cmd, union bpf_attr *a)
 {
 	return syscall(SYS_bpf, cmd, a, sizeof(*a));
+}
+
+/* One bpf() command on one side: the kernel (kernel != 0) or uebpf. */
+static inline int kd_bpf(int kernel, int cmd, union bpf_attr *a)
+{
+	return kernel ? (int)kd_sys_bpf(cmd, a) : uebpf_bpf(cmd, a, sizeof(*a));
+}
+
+/* One BPF_PROG_TEST_RUN of fd on a side, over the same 64-byte packet (bytes i * 3 + 1)
+ * with room for 128 out: 0 or -1 (errno), the program's return value in *retval. */
+static inline int kd_test_run(int fd, int kernel, uint32_t *retval)
+{
+	uint8_t pkt[64], out[128];
+	union bpf_attr a;
+
+	for (int i = 0; i < 64; i++)
+		pkt[i] = (uint8_t)(i * 3 + 1);
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)fd;
+	a.test.data_in = (uintptr_t)pkt;
+	a.test.data_size_in = sizeof(pkt);
+	a.test.data_out = (uintptr_t)out;
+	a.test.data_size_out = sizeof(out);
+	a.test.repeat = 1;
+	int err = kd_bpf(kernel, BPF_PROG_TEST_RUN, &a);
+	*retval = a.test.retval;
+	return err;
 }
 
 /* xorshift64* (Vigna): repeatable from a seed, which must not be 0. */

@@ -28,17 +28,6 @@
 #include "ut.h"
 #include "maps_lock_btf.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 #define WORDS	15		/* struct big_t: lock, then int w[15] */
 #define RUNS	(UNDER_TSAN ? 2000 : 20000)	/* program runs per thread */
 #define OPS	(UNDER_TSAN ? 2000 : 20000)	/* user operations per thread */

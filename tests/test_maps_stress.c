@@ -24,17 +24,6 @@
 #include "pin_root.h"
 #include "ut.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 enum { NTHREADS = 4, HASH_MAX = 128, HASH_KEYS = 192, ARRAY_MAX = 64, WORDS = 8 };
 /* Operations per thread; UT_STRESS_OPS overrides (for longer runs by hand). */
 static unsigned ops(void)

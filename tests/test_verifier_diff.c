@@ -63,7 +63,7 @@ static int btf_load(int kernel)
 	memset(&a, 0, sizeof(a));
 	a.btf = (uintptr_t)raw;
 	a.btf_size = (uint32_t)(sizeof(h) + sizeof(btf_types) + sizeof(btf_strs));
-	return kernel ? (int)kd_sys_bpf(BPF_BTF_LOAD, &a) : uebpf_bpf(BPF_BTF_LOAD, &a, sizeof(a));
+	return kd_bpf(kernel, BPF_BTF_LOAD, &a);
 }
 
 /* An array of one struct val with its lock (BTF value type 3), or a plain one. */
@@ -80,7 +80,7 @@ static int lock_map(int kernel, int btf)
 		a.btf_key_type_id = 1;
 		a.btf_value_type_id = 3;
 	}
-	return kernel ? (int)kd_sys_bpf(BPF_MAP_CREATE, &a) : uebpf_bpf(BPF_MAP_CREATE, &a, sizeof(a));
+	return kd_bpf(kernel, BPF_MAP_CREATE, &a);
 }
 
 /* ---- One program, both sides ---- */
@@ -140,27 +140,9 @@ static int load_side(const struct progdesc *d, struct side *s, int kernel)
 		a.line_info_rec_size = d->lines ? sizeof(li[0]) : 0;
 	}
 	s->log[0] = 0;
-	s->fd = kernel ? (int)kd_sys_bpf(BPF_PROG_LOAD, &a) : uebpf_bpf(BPF_PROG_LOAD, &a, sizeof(a));
+	s->fd = kd_bpf(kernel, BPF_PROG_LOAD, &a);
 	free(p);
 	return s->fd;
-}
-
-static int run_side(int fd, int kernel, uint32_t *retval)
-{
-	uint8_t pkt[64] = { 0 }, out[128];
-	union bpf_attr a;
-	for (int i = 0; i < 64; i++)
-		pkt[i] = (uint8_t)(i * 3 + 1);
-	memset(&a, 0, sizeof(a));
-	a.test.prog_fd = (uint32_t)fd;
-	a.test.data_in = (uintptr_t)pkt;
-	a.test.data_size_in = sizeof(pkt);
-	a.test.data_out = (uintptr_t)out;
-	a.test.data_size_out = sizeof(out);
-	a.test.repeat = 1;
-	int err = kernel ? (int)kd_sys_bpf(BPF_PROG_TEST_RUN, &a) : uebpf_bpf(BPF_PROG_TEST_RUN, &a, sizeof(a));
-	*retval = a.test.retval;
-	return err;
 }
 
 static struct side ks, us;
@@ -193,7 +175,7 @@ static void both(const struct progdesc *d)
 		 kd_last_line(us.log));
 	if (kf >= 0 && uf >= 0 && d->type != BPF_PROG_TYPE_TRACEPOINT) {
 		uint32_t kr = 0, ur = 0;
-		int ke = run_side(kf, 1, &kr), ue = run_side(uf, 0, &ur);
+		int ke = kd_test_run(kf, 1, &kr), ue = kd_test_run(uf, 0, &ur);
 		UT_CHECK(ke == 0 && ue == 0 && kr == ur, "%s: kernel run %d retval %u, uebpf %d retval %u",
 			 d->name, ke, kr, ue, ur);
 	}

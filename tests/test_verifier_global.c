@@ -125,7 +125,7 @@ static int btf_load(int kernel)
 	memset(&a, 0, sizeof(a));
 	a.btf = (uintptr_t)raw;
 	a.btf_size = (uint32_t)(sizeof(h) + b.nt * 4 + b.ns);
-	return kernel ? (int)kd_sys_bpf(BPF_BTF_LOAD, &a) : uebpf_bpf(BPF_BTF_LOAD, &a, sizeof(a));
+	return kd_bpf(kernel, BPF_BTF_LOAD, &a);
 }
 
 /* A .rodata-like map: one 8-byte element, read-only for programs, value set, frozen. */
@@ -141,18 +141,17 @@ static int rodata_map(int kernel, uint8_t first, bool freeze)
 	a.value_size = 8;
 	a.max_entries = 1;
 	a.map_flags = BPF_F_RDONLY_PROG;
-	int fd = kernel ? (int)kd_sys_bpf(BPF_MAP_CREATE, &a) : uebpf_bpf(BPF_MAP_CREATE, &a, sizeof(a));
+	int fd = kd_bpf(kernel, BPF_MAP_CREATE, &a);
 	if (fd < 0)
 		return fd;
 	memset(&a, 0, sizeof(a));
 	a.map_fd = (uint32_t)fd;
 	a.key = (uintptr_t)&key;
 	a.value = (uintptr_t)val;
-	int e1 = kernel ? (int)kd_sys_bpf(BPF_MAP_UPDATE_ELEM, &a) : uebpf_bpf(BPF_MAP_UPDATE_ELEM, &a, sizeof(a));
+	int e1 = kd_bpf(kernel, BPF_MAP_UPDATE_ELEM, &a);
 	memset(&a, 0, sizeof(a));
 	a.map_fd = (uint32_t)fd;
-	int e2 = !freeze ? 0 : kernel ? (int)kd_sys_bpf(BPF_MAP_FREEZE, &a) :
-				       uebpf_bpf(BPF_MAP_FREEZE, &a, sizeof(a));
+	int e2 = freeze ? kd_bpf(kernel, BPF_MAP_FREEZE, &a) : 0;
 	return e1 || e2 ? -1 : fd;
 }
 
@@ -199,28 +198,9 @@ static int load_side(const struct progdesc *d, struct side *s, int kernel)
 		a.func_info_rec_size = sizeof(fi[0]);
 	}
 	s->log[0] = 0;
-	int fd = kernel ? (int)kd_sys_bpf(BPF_PROG_LOAD, &a) : uebpf_bpf(BPF_PROG_LOAD, &a, sizeof(a));
+	int fd = kd_bpf(kernel, BPF_PROG_LOAD, &a);
 	free(p);
 	return fd;
-}
-
-static int run_side(int fd, int kernel, uint32_t *retval)
-{
-	uint8_t pkt[64], out[128];
-	union bpf_attr a;
-
-	for (int i = 0; i < 64; i++)
-		pkt[i] = (uint8_t)(i * 3 + 1);
-	memset(&a, 0, sizeof(a));
-	a.test.prog_fd = (uint32_t)fd;
-	a.test.data_in = (uintptr_t)pkt;
-	a.test.data_size_in = sizeof(pkt);
-	a.test.data_out = (uintptr_t)out;
-	a.test.data_size_out = sizeof(out);
-	a.test.repeat = 1;
-	int err = kernel ? (int)kd_sys_bpf(BPF_PROG_TEST_RUN, &a) : uebpf_bpf(BPF_PROG_TEST_RUN, &a, sizeof(a));
-	*retval = a.test.retval;
-	return err;
 }
 
 static struct side ks, us;
@@ -264,7 +244,7 @@ static void both(const struct progdesc *d)
 			 kd_last_line(us.log));
 	if (kf >= 0 && uf >= 0) {
 		uint32_t kr = 0, ur = 0;
-		int ke = run_side(kf, 1, &kr), ue = run_side(uf, 0, &ur);
+		int ke = kd_test_run(kf, 1, &kr), ue = kd_test_run(uf, 0, &ur);
 		UT_CHECK(ke == 0 && ue == 0 && kr == ur, "%s: kernel run %d retval %u, uebpf %d retval %u",
 			 d->name, ke, kr, ue, ur);
 	}

@@ -634,8 +634,7 @@ static int btf_fd(int kernel)
 	memset(&a, 0, sizeof(a));
 	a.btf = (uintptr_t)raw;
 	a.btf_size = (uint32_t)btf_blob(raw);
-	return kernel ? (int)kd_sys_bpf(BPF_BTF_LOAD, &a)
-		      : uebpf_bpf(BPF_BTF_LOAD, &a, sizeof(a));
+	return kd_bpf(kernel, BPF_BTF_LOAD, &a);
 }
 
 static int ubtf = -1;

@@ -30,4 +30,17 @@ void ut_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 	if (!h_ || !strstr(h_, n_)) ut_fail(__FILE__, __LINE__, "'%s' does not contain '%s'", \
 					    h_ ? h_ : "(null)", n_); } while (0)
 
+/* Whether ThreadSanitizer instruments this build (gcc says so with a macro, clang with
+ * __has_feature): stress tests run fewer rounds under it, which slows them down a lot. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
 #endif

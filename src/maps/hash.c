@@ -619,15 +619,20 @@ static void fill_value(struct ub_map *map, struct hash_geom *g, struct hash_elem
 /*
  * Takes one of the max_entries places for a new element. Updates of different buckets run
  * at once (one lock per bucket), so a check of the count followed by an increment later
- * would let two of them take the last place; the increment comes first, as the kernel's
- * atomic_inc_return() on htab->count, and is undone when the place is not there.
+ * would let two of them take the last place. A compare-and-swap takes the place in one
+ * step and never shows a count above max_entries, even for a moment (readers of the file,
+ * and the checks made when it is opened, may look at any time).
  */
 static int count_reserve(struct hash_geom *g, uint32_t max_entries)
 {
-	if (__atomic_add_fetch(&g->ctl->count, 1, __ATOMIC_RELAXED) <= max_entries)
-		return 1;
-	__atomic_sub_fetch(&g->ctl->count, 1, __ATOMIC_RELAXED);
-	return 0;
+	uint32_t c = __atomic_load_n(&g->ctl->count, __ATOMIC_RELAXED);
+
+	do {
+		if (c >= max_entries)
+			return 0;
+	} while (!__atomic_compare_exchange_n(&g->ctl->count, &c, c + 1, 1, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return 1;
 }
 
 static int hash_update_how(struct ub_map *map, const void *key, const void *value,
