@@ -78,6 +78,9 @@ fi
 # Program tags: the same object loaded by bpftool into the kernel and by uebpf gives the
 # same tags (the instructions after relocation, map immediates left out) and gpl marks.
 obj="$top/$BUILD/bpf/elf_maps.o"
+# elf_maps.o has a map pinned by name: libbpf (in bpftool) pins it in the host's
+# /sys/fs/bpf; it is removed afterwards unless it was there before.
+had_pin=0; [ -e /sys/fs/bpf/pinned_cnt ] && had_pin=1
 if [ $skip -eq 0 ] && [ -f "$obj" ] && bpftool prog loadall "$obj" "$K/em" >/dev/null 2>&1; then
 	"$U" prog loadall "$obj" /sys/fs/bpf/em >/dev/null 2>&1 || fail=$((fail + 1))
 	for p in tail_target xdp_mim xdp_tail; do
@@ -91,6 +94,7 @@ if [ $skip -eq 0 ] && [ -f "$obj" ] && bpftool prog loadall "$obj" "$K/em" >/dev
 			fail=$((fail + 1)); echo "FAIL tag-json-$p: bpftool '$k', uebpf '$u'"; fi
 	done
 	rm -rf "$K/em"
+	[ $had_pin -eq 0 ] && rm -f /sys/fs/bpf/pinned_cnt
 else
 	echo "SKIP program tags: no kernel, bpftool or $obj"
 fi
