@@ -68,48 +68,58 @@ static int check_calls(const struct uebpf_prog *prog, struct ub_log *log)
 }
 
 /*
- * Does a run need a per-CPU slot of its own? Only for per-CPU state: per-CPU maps, the
- * CPU id, perf buffers (BPF_F_CURRENT_CPU), tail calls (the target may need one) and
- * helpers of embedders, which may ask. Other programs skip the two atomics.
+ * What a program's helper calls ask of the run, found in one pass at load:
+ * NEED_SLOT: a per-CPU slot of its own (per-CPU state: the CPU id, perf buffers with
+ * BPF_F_CURRENT_CPU, tail calls whose target may need one, callx and embedders' helpers,
+ * which may ask); other programs skip the slot's two atomics.
+ * NEED_UNWIND: it walks the user stack, which libunwind cannot do through JIT frames.
  */
-static int needs_cpu_slot(const struct uebpf_prog *prog)
+enum { NEED_SLOT = 1, NEED_UNWIND = 2 };
+
+static const struct { uint32_t id; unsigned need; } helper_needs[] = {
+	{ BPF_FUNC_get_smp_processor_id, NEED_SLOT },
+	{ BPF_FUNC_tail_call, NEED_SLOT },
+	{ BPF_FUNC_perf_event_output, NEED_SLOT },
+	{ BPF_FUNC_get_stackid, NEED_UNWIND },
+	{ BPF_FUNC_get_stack, NEED_UNWIND },
+};
+
+static unsigned call_needs(const struct uebpf_prog *prog, const struct bpf_insn *in)
 {
+	const struct ub_helper_def *d = (uint32_t)in->imm < prog->helper_cnt
+					? prog->helper_def[in->imm] : NULL;
+
+	if (!d || d->grp & UB_GRP_CUSTOM)
+		return NEED_SLOT;
+	for (size_t k = 0; k < sizeof(helper_needs) / sizeof(helper_needs[0]); k++)
+		if (helper_needs[k].id == (uint32_t)in->imm)
+			return helper_needs[k].need;
+	return 0;
+}
+
+static unsigned prog_needs(const struct uebpf_prog *prog)
+{
+	unsigned need = 0;
+
 	for (uint32_t i = 0; i < prog->nr_maps; i++) {
 		uint32_t t = prog->maps[i]->type;
 		if (t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_PERCPU_ARRAY ||
 		    t == BPF_MAP_TYPE_LRU_PERCPU_HASH || t == BPF_MAP_TYPE_PERF_EVENT_ARRAY ||
 		    t == BPF_MAP_TYPE_PROG_ARRAY || t == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
 		    t == BPF_MAP_TYPE_HASH_OF_MAPS)
-			return 1;
+			need |= NEED_SLOT;
 	}
 	for (size_t i = 0; i < prog->cnt; i++) {
 		const struct bpf_insn *in = &prog->insns[i];
 		int op = ub_isa_lookup(in);
 		if (op == UB_OP_CALLX)
-			return 1;
-		if (op == UB_OP_CALL) {
-			const struct ub_helper_def *d = (uint32_t)in->imm < prog->helper_cnt
-							? prog->helper_def[in->imm] : NULL;
-			if (!d || d->grp & UB_GRP_CUSTOM || in->imm == BPF_FUNC_get_smp_processor_id ||
-			    in->imm == BPF_FUNC_tail_call || in->imm == BPF_FUNC_perf_event_output)
-				return 1;
-		}
-		if (ub_ops[op].fmt == UB_FMT_LDDW)
+			need |= NEED_SLOT;
+		else if (op == UB_OP_CALL)
+			need |= call_needs(prog, in);
+		else if (ub_ops[op].fmt == UB_FMT_LDDW)
 			i++;
 	}
-	return 0;
-}
-
-/* Does the program walk the user stack (bpf_get_stackid / bpf_get_stack)? */
-static int walks_stack(const struct uebpf_prog *prog)
-{
-	for (size_t i = 0; i < prog->cnt; i++) {
-		const struct bpf_insn *in = &prog->insns[i];
-		if (in->code == (BPF_JMP | BPF_CALL) && in->src_reg == 0 &&
-		    (in->imm == BPF_FUNC_get_stackid || in->imm == BPF_FUNC_get_stack))
-			return 1;
-	}
-	return 0;
+	return need;
 }
 
 /*
@@ -120,11 +130,11 @@ static int walks_stack(const struct uebpf_prog *prog)
  * programs that walk the stack stay in the interpreter, because libunwind cannot step
  * through JIT frames yet (they carry no unwind information).
  */
-static enum uebpf_engine default_engine(const struct uebpf_prog *prog)
+static enum uebpf_engine default_engine(const struct uebpf_prog *prog, unsigned need)
 {
 	const char *e = getenv("UEBPF_ENGINE");
 
-	if (prog->checked || (e && !strcmp(e, "interp")) || walks_stack(prog))
+	if (prog->checked || (e && !strcmp(e, "interp")) || (need & NEED_UNWIND))
 		return UEBPF_ENGINE_INTERP;
 	return UEBPF_ENGINE_JIT;
 }
@@ -153,10 +163,11 @@ static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size
 		err = check_calls(prog, log);
 	if (!err)
 		err = ub_interp_prepare(prog, prog->checked, log);
-	prog->needs_slot = needs_cpu_slot(prog);
+	unsigned need = prog_needs(prog);
+	prog->needs_slot = !!(need & NEED_SLOT);
 	enum uebpf_engine engine = opts ? opts->engine : UEBPF_ENGINE_DEFAULT;
 	if (!err && engine == UEBPF_ENGINE_DEFAULT)
-		engine = default_engine(prog);
+		engine = default_engine(prog, need);
 	if (!err && engine == UEBPF_ENGINE_JIT)
 		err = ub_jit_compile(prog, prog->checked, log);
 	return err;
