@@ -58,4 +58,44 @@ static inline void fuzz_take_buf(struct fuzz_in *in, void *out, size_t n)
 	in->n -= k;
 }
 
+
+/*
+ * Runs `run` on the input as it is (first byte >= ntmpl), or on a copy of template
+ * data[0] patched by the rest of the input: records of a 4-byte offset, a length byte and
+ * that many bytes, written at the offset (modulo the template's size). Structure-aware
+ * damage for parsers that reject random bytes at the first check (ELF, BTF).
+ */
+struct fz_tmpl {
+	uint8_t *buf;
+	size_t size;
+};
+
+static inline void fz_patched_template(const uint8_t *data, size_t size,
+				       const struct fz_tmpl *tmpl, size_t ntmpl,
+				       void (*run)(const uint8_t *, size_t))
+{
+	if (!size)
+		return;
+	size_t pick = data[0];
+	if (pick >= ntmpl) {
+		run(data + 1, size - 1);
+		return;
+	}
+	size_t n = tmpl[pick].size;
+	uint8_t *f = malloc(n);
+	if (!f)
+		return;
+	memcpy(f, tmpl[pick].buf, n);
+	for (size_t i = 1; i + 5 <= size;) {
+		uint32_t off;
+		memcpy(&off, data + i, 4);
+		size_t len = data[i + 4];
+		i += 5;
+		for (size_t k = 0; k < len && i < size; k++, i++)
+			f[(off + k) % n] = data[i];
+	}
+	run(f, n);
+	free(f);
+}
+
 #endif

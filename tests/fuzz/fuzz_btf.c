@@ -12,11 +12,7 @@
 #include "btf/btf.h"
 #include "fuzz.h"
 
-struct tmpl {
-	uint8_t *buf;
-	size_t size;
-};
-static struct tmpl tmpls[64];
+static struct fz_tmpl tmpls[64];
 static size_t ntmpls;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -36,7 +32,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		uint8_t *copy = malloc(n);
 		if (copy) {
 			memcpy(copy, raw, n);
-			tmpls[ntmpls++] = (struct tmpl){ copy, n };
+			tmpls[ntmpls++] = (struct fz_tmpl){ copy, n };
 		}
 		ub_btf_free(btf);
 	}
@@ -72,27 +68,6 @@ static void try(const uint8_t *buf, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!size)
-		return 0;
-	size_t pick = data[0];
-	if (pick >= ntmpls) {
-		try(data + 1, size - 1);
-		return 0;
-	}
-	struct tmpl *t = &tmpls[pick];
-	uint8_t *f = malloc(t->size);
-	if (!f)
-		return 0;
-	memcpy(f, t->buf, t->size);
-	for (size_t i = 1; i + 5 <= size;) {
-		uint32_t off;
-		memcpy(&off, data + i, 4);
-		size_t len = data[i + 4];
-		i += 5;
-		for (size_t k = 0; k < len && i < size; k++, i++)
-			f[(off + k) % t->size] = data[i];
-	}
-	try(f, t->size);
-	free(f);
+	fz_patched_template(data, size, tmpls, ntmpls, try);
 	return 0;
 }

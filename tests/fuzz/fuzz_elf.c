@@ -13,11 +13,7 @@
 #include <bpf/libbpf.h>
 #include "fuzz.h"
 
-struct tmpl {
-	uint8_t *buf;
-	size_t size;
-};
-static struct tmpl tmpls[64];
+static struct fz_tmpl tmpls[64];
 static size_t ntmpls;
 
 static void add_template(const char *path)
@@ -29,7 +25,7 @@ static void add_template(const char *path)
 	if (f)
 		fclose(f);
 	if (n && n < (1 << 20) && ntmpls < 64)
-		tmpls[ntmpls++] = (struct tmpl){ buf, n };
+		tmpls[ntmpls++] = (struct fz_tmpl){ buf, n };
 	else
 		free(buf);
 }
@@ -78,27 +74,6 @@ static void try(const uint8_t *buf, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!size)
-		return 0;
-	size_t pick = data[0];
-	if (!ntmpls || pick >= ntmpls) {
-		try(data + 1, size - 1);
-		return 0;
-	}
-	struct tmpl *t = &tmpls[pick];
-	uint8_t *f = malloc(t->size);
-	if (!f)
-		return 0;
-	memcpy(f, t->buf, t->size);
-	for (size_t i = 1; i + 5 <= size;) {
-		uint32_t off;
-		memcpy(&off, data + i, 4);
-		size_t len = data[i + 4];
-		i += 5;
-		for (size_t k = 0; k < len && i < size; k++, i++)
-			f[(off + k) % t->size] = data[i];
-	}
-	try(f, t->size);
-	free(f);
+	fz_patched_template(data, size, tmpls, ntmpls, try);
 	return 0;
 }
