@@ -19,6 +19,11 @@
  *                               also counts the time a thread waits for a CPU, while the
  *                               other spins waiting for it); and one thread producing and
  *                               consuming batches of 1000 (the ring's own cost per event).
+ *   ring buffer delay           a slow stream (a record every 50 us) read by
+ *                               ring_buffer__poll on another thread: microseconds from the
+ *                               output to the callback, median and worst of 2000 records
+ *                               (what the reader's batching of fast streams costs a slow
+ *                               one; no target).
  *   hash memory                 bytes of the map's memory per entry beyond key and value
  *                               (uebpf: the map file's size; kernel: bpf_map_info's
  *                               memlock figure from /proc/self/fdinfo).
@@ -592,6 +597,90 @@ static double k_ringbuf_1thread(long events)
 	return best;
 }
 
+/* ---- ring buffer delay on a slow stream ---- */
+
+#define DELAY_N		2000
+#define DELAY_GAP_NS	50000
+
+struct rb_delay {
+	double sent[DELAY_N], got[DELAY_N];
+	long n;	/* records received */
+	int done;
+};
+
+static int delay_cb(void *ctx, void *data, size_t size)
+{
+	struct rb_delay *d = ctx;
+	uint64_t i;
+
+	memcpy(&i, data, sizeof(i));
+	if (i < DELAY_N)
+		d->got[i] = wall_s();
+	d->n++;
+	return 0;
+}
+
+struct delay_args {
+	struct rb_delay *d;
+	struct ub_map *map;
+	int map_fd;
+};
+
+static void *delay_consumer(void *arg)
+{
+	struct delay_args *a = arg;
+	struct ring_buffer *rb = ring_buffer__new(a->map_fd, delay_cb, a->d, NULL);
+
+	while (rb && a->d->n < DELAY_N && !__atomic_load_n(&a->d->done, __ATOMIC_ACQUIRE))
+		ring_buffer__poll(rb, 100);
+	ring_buffer__free(rb);
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median and worst delay, us, of DELAY_N records output DELAY_GAP_NS apart. */
+static void ub_ringbuf_delay(double *median, double *worst)
+{
+	static struct rb_delay d;
+	struct delay_args a = { .d = &d };
+	uint8_t rec[REC] = { 0 };
+	pthread_t c;
+
+	*median = *worst = -1;
+	a.map_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "b_rbd", 0, 0, RB_SIZE, NULL);
+	a.map = a.map_fd >= 0 ? ub_map_get(a.map_fd) : NULL;
+	if (!a.map)
+		return;
+	memset(&d, 0, sizeof(d));
+	pthread_create(&c, NULL, delay_consumer, &a);
+	usleep(10000);	/* the reader asleep in epoll_wait first */
+	for (uint64_t i = 0; i < DELAY_N; i++) {
+		double next = wall_s() + DELAY_GAP_NS / 1e9;
+		memcpy(rec, &i, sizeof(i));
+		d.sent[i] = wall_s();
+		ub_h_ringbuf_output((uintptr_t)a.map, (uintptr_t)rec, REC, 0, 0);
+		while (wall_s() < next)
+			;
+	}
+	usleep(200000);
+	__atomic_store_n(&d.done, 1, __ATOMIC_RELEASE);
+	pthread_join(c, NULL);
+	if (d.n == DELAY_N) {
+		for (int i = 0; i < DELAY_N; i++)
+			d.got[i] = (d.got[i] - d.sent[i]) * 1e6;
+		qsort(d.got, DELAY_N, sizeof(d.got[0]), cmp_double);
+		*median = d.got[DELAY_N / 2];
+		*worst = d.got[DELAY_N - 1];
+	}
+	ub_map_put(a.map);
+	close(a.map_fd);
+}
+
 /* ---- memory per hash entry ---- */
 
 /* The kernel's own figure for a map: memlock from /proc/self/fdinfo, or -1. */
@@ -659,6 +748,10 @@ int main(int argc, char **argv)
 	row("ring buffer 64 B, per CPU", "M/s", upc, kpc, ">= 30 M/s", upc >= 30);
 	double u1 = ub_ringbuf_1thread(events / 10), k1 = kern_ok ? k_ringbuf_1thread(events / 10) : -1;
 	row("ring buffer 64 B, 1 thread", "M/s", u1, k1, "(no target)", 1);
+	double dm, dw;
+	ub_ringbuf_delay(&dm, &dw);
+	row("ring buffer delay, median", "us", dm, -1, "(no target)", 1);
+	row("ring buffer delay, worst", "us", dw, -1, "(no target)", 1);
 	bench_memory(kern_ok);
 	return 0;
 }
