@@ -321,6 +321,78 @@ UT_TEST(get_stack_matches_stackid)
 	close(prog), close(kern), close(kskip), close(arr), close(st);
 }
 
+static uint32_t jited_len(int prog)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	UT_CHECK_EQ(bpf_obj_get_info_by_fd(prog, &info, &len), 0);
+	return info.jited_prog_len;
+}
+
+/* r0 = bpf_tail_call(ctx, progs, 0), then -1 (the tail call did not happen). */
+static int load_tail_caller(int progs)
+{
+	struct bpf_insn p[] = {
+		LD_MAP_FD(2, progs),
+		MOV64_IMM(3, 0),
+		CALL(BPF_FUNC_tail_call),
+		MOV64_IMM(0, -1),
+		EXIT_INSN,
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "tailer", "GPL", p, NINSN(p), NULL);
+	UT_CHECK(fd >= 0, "prog_load: %d", fd);
+	return fd;
+}
+
+/*
+ * The user stack does not depend on the engine: the JIT's frames carry no unwind
+ * information, so a JIT run walks from a context taken where it began (vm.c); the
+ * interpreter's frames have it. Each program runs from the same call site (one loop), so
+ * the stack above run_once is the same, and so must be what get_stack records: the JIT's
+ * record, the interpreter's (UEBPF_ENGINE=interp at load), and the record of the JIT'd
+ * program reached by a tail call from a JIT'd program that walks nothing itself.
+ */
+UT_TEST(jit_and_interp_walk_the_same_stack)
+{
+	int st = bpf_map_create(BPF_MAP_TYPE_STACK_TRACE, "st", 4, 32 * 8, 16, NULL);
+	int arr = bpf_map_create(BPF_MAP_TYPE_ARRAY, "buf", 4, 256, 1, NULL);
+	int progs = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "pa", 4, 4, 1, NULL);
+	int jit = load_get_stack_prog(st, arr, BPF_F_USER_STACK);
+	setenv("UEBPF_ENGINE", "interp", 1);
+	int interp = load_get_stack_prog(st, arr, BPF_F_USER_STACK);
+	unsetenv("UEBPF_ENGINE");
+	uint32_t k = 0;
+	int tailer = progs >= 0 ? load_tail_caller(progs) : -1;
+	if (st < 0 || arr < 0 || progs < 0 || jit < 0 || interp < 0 || tailer < 0)
+		return;
+	UT_CHECK_EQ(bpf_map_update_elem(progs, &k, &jit, 0), 0);
+	UT_CHECK(jited_len(jit) > 0, "the get_stack program is not JIT-compiled");
+	UT_CHECK_EQ(jited_len(interp), 0);
+	UT_CHECK(jited_len(tailer) > 0, "the tail-calling program is not JIT-compiled");
+
+	int order[3] = { jit, interp, tailer }, r[3];
+	uint64_t buf[3][32];
+	void *ret[3];
+	for (int i = 0; i < 3; i++) {
+		r[i] = run_once(order[i]);
+		ret[i] = last_ret;
+		UT_CHECK_EQ(bpf_map_lookup_elem(arr, &k, buf[i]), 0);
+	}
+	int len = r[0] >> 16;
+	UT_CHECK(len > 0 && len <= 256, "get_stack returned %d", len);
+	UT_CHECK(ret[0] == ret[1] && ret[1] == ret[2], "one call site");
+	UT_CHECK(has_ip(buf[0], (size_t)len / 8, ret[0]), "return address into the test missing");
+	for (int i = 1; i < 3; i++) {
+		UT_CHECK_EQ(r[i] >> 16, len);
+		UT_CHECK_EQ((uint32_t)r[i] & 0xffff, (uint32_t)r[0] & 0xffff);	/* same stack id */
+		UT_CHECK(memcmp(buf[0], buf[i], sizeof(buf[0])) == 0,
+			 "stack of run %d differs from the JIT's", i);
+	}
+	close(tailer), close(interp), close(jit), close(progs), close(arr), close(st);
+}
+
 UT_TEST(stack_shared_with_child_process)
 {
 	int map = bpf_map_create(BPF_MAP_TYPE_STACK_TRACE, "st", 4, 16 * 8, 8, NULL);

@@ -316,35 +316,36 @@ const struct ub_map_ops ub_stack_trace_ops = {
 /* ---- Unwinding ---- */
 
 /*
- * The user stack of this thread, from the first frame outside the running program: at most
- * `max` IPs into ips. Returns how many.
+ * The user stack of this thread, from the first frame outside the running program (the
+ * caller of ub_run_exec, whatever the engine): at most `max` IPs into ips. Returns how
+ * many. A JIT run left a context to start from (ub_run's unwind_ctx): JIT frames have no
+ * unwind information to step through.
  */
 static __attribute__((noinline)) uint32_t user_stack(uint64_t *ips, uint32_t max)
 {
 	unw_context_t uc;
 	unw_cursor_t cur;
-	uintptr_t run = 0;
+	uintptr_t bound = 0;
 	uint32_t n = 0, internal = 0;
-	int below = 0;
+	void *from = NULL;
 
-	for (const struct ub_run *r = ub_run_cur; r; r = r->outer)
-		run = (uintptr_t)r;	/* the outermost run: callbacks' runs are deeper */
-	if (max == 0 || unw_getcontext(&uc) || unw_init_local(&cur, &uc))
+	for (const struct ub_run *r = ub_run_cur; r; r = r->outer) {
+		/* the outermost run: callbacks' runs are deeper */
+		bound = r->stack_bound;
+		from = r->unwind_ctx;
+	}
+	if (max == 0 || (!from && unw_getcontext(&uc)) ||
+	    unw_init_local(&cur, from ? (unw_context_t *)from : &uc))
 		return 0;
 	do {
 		unw_word_t ip = 0, sp = 0;
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) || unw_get_reg(&cur, UNW_REG_SP, &sp) || !ip)
 			break;
-		if (run && sp < run) {
-			/* Still inside the run (this helper, the interpreter, the JIT). */
-			below = 1;
+		/* Still inside the run (this helper, the interpreter, ub_run_exec); without
+		 * a run, this function and the helper. */
+		if (bound ? sp <= bound : internal < 2) {
 			if (++internal > ST_INTERNAL_MAX)
 				return 0;
-			continue;
-		}
-		if (!below && internal < 2) {
-			/* The run is not on this stack: drop this function and the helper. */
-			internal++;
 			continue;
 		}
 		ips[n++] = ip;

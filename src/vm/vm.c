@@ -7,6 +7,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 #include "vm/vm.h"
 #include "helpers/helpers.h"
 #include "maps/map.h"
@@ -72,13 +74,15 @@ static int check_calls(const struct uebpf_prog *prog, struct ub_log *log)
  * NEED_SLOT: a per-CPU slot of its own (per-CPU state: the CPU id, perf buffers with
  * BPF_F_CURRENT_CPU, tail calls whose target may need one, callx and embedders' helpers,
  * which may ask); other programs skip the slot's two atomics.
- * NEED_UNWIND: it walks the user stack, which libunwind cannot do through JIT frames.
+ * NEED_UNWIND: its run may walk the user stack (its own get_stack* calls, or those of a
+ * program it tail-calls), which libunwind cannot do through JIT frames: a JIT run takes
+ * an unwind context on entry (run_jit_unwindable).
  */
 enum { NEED_SLOT = 1, NEED_UNWIND = 2 };
 
 static const struct { uint32_t id; unsigned need; } helper_needs[] = {
 	{ BPF_FUNC_get_smp_processor_id, NEED_SLOT },
-	{ BPF_FUNC_tail_call, NEED_SLOT },
+	{ BPF_FUNC_tail_call, NEED_SLOT | NEED_UNWIND },
 	{ BPF_FUNC_perf_event_output, NEED_SLOT },
 	{ BPF_FUNC_get_stackid, NEED_UNWIND },
 	{ BPF_FUNC_get_stack, NEED_UNWIND },
@@ -125,16 +129,14 @@ static unsigned prog_needs(const struct uebpf_prog *prog)
 /*
  * The engine of programs that ask for none. Verified programs run in the JIT, as in the
  * kernel with bpf_jit_enable=1; checked (unverified) programs in the interpreter, whose
- * faults and budget stops name the exact instruction. Two exceptions: UEBPF_ENGINE=interp
- * in the environment selects the interpreter for all (debugging, comparing engines), and
- * programs that walk the stack stay in the interpreter, because libunwind cannot step
- * through JIT frames yet (they carry no unwind information).
+ * faults and budget stops name the exact instruction. UEBPF_ENGINE=interp in the
+ * environment selects the interpreter for all (debugging, comparing engines).
  */
-static enum uebpf_engine default_engine(const struct uebpf_prog *prog, unsigned need)
+static enum uebpf_engine default_engine(const struct uebpf_prog *prog)
 {
 	const char *e = getenv("UEBPF_ENGINE");
 
-	if (prog->checked || (e && !strcmp(e, "interp")) || (need & NEED_UNWIND))
+	if (prog->checked || (e && !strcmp(e, "interp")))
 		return UEBPF_ENGINE_INTERP;
 	return UEBPF_ENGINE_JIT;
 }
@@ -165,9 +167,10 @@ static int prog_init(struct uebpf_prog *prog, const struct bpf_insn *insns, size
 		err = ub_interp_prepare(prog, prog->checked, log);
 	unsigned need = prog_needs(prog);
 	prog->needs_slot = !!(need & NEED_SLOT);
+	prog->walks_stack = !!(need & NEED_UNWIND);
 	enum uebpf_engine engine = opts ? opts->engine : UEBPF_ENGINE_DEFAULT;
 	if (!err && engine == UEBPF_ENGINE_DEFAULT)
-		engine = default_engine(prog, need);
+		engine = default_engine(prog);
 	if (!err && engine == UEBPF_ENGINE_JIT)
 		err = ub_jit_compile(prog, prog->checked, log);
 	return err;
@@ -267,6 +270,8 @@ void ub_run_init(struct ub_run *run, const struct uebpf_prog *prog, void *ctx, s
 	run->jit_depth = 0;
 	run->nregions = 0;
 	run->pkt_ctx = NULL;
+	run->unwind_ctx = NULL;
+	run->stack_bound = 0;
 	ub_log_init(&run->err, err_buf, err_size);
 	if (!prog->checked)
 		return;
@@ -337,6 +342,22 @@ void ub_cpu_slot_put(unsigned slot)
 		__atomic_store_n(&slots[slot].busy, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * A JIT run whose helpers walk the user stack: the walk starts from the context taken
+ * here, in a frame libunwind can step out of, since it cannot step through JIT frames.
+ * The frames above are the caller's and do not change while the run lasts.
+ */
+static __attribute__((noinline)) int run_jit_unwindable(struct ub_run *run,
+							 const uint64_t *args, uint64_t *r0)
+{
+	unw_context_t uc;
+
+	run->unwind_ctx = unw_getcontext(&uc) ? NULL : &uc;
+	int err = ub_jit_run(run, args, r0);
+	run->unwind_ctx = NULL;
+	return err;
+}
+
 int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 {
 	struct ub_run *saved = ub_run_cur;
@@ -344,11 +365,14 @@ int ub_run_exec(struct ub_run *run, uint64_t r1, uint64_t r2, uint64_t *r0)
 
 	uint64_t args[5] = { r1, r2, 0, 0, 0 };
 
+	run->stack_bound = (uintptr_t)args;	/* in this frame, which the engines never leave */
+
 	run->has_slot = run->prog->needs_slot;
 	run->cpu = run->has_slot ? ub_cpu_slot_get() : 0;
 	ub_run_cur = run;
 	if (run->prog->jit)
-		err = ub_jit_run(run, args, r0);
+		err = run->prog->walks_stack ? run_jit_unwindable(run, args, r0)
+					     : ub_jit_run(run, args, r0);
 	else if (run->prog->checked)
 		err = ub_interp_run_checked(run, NULL, args, r0);
 	else

@@ -72,6 +72,13 @@ struct ub_run {
 	uint64_t jit_frame[UB_MAX_FRAMES];
 	unsigned nregions;
 	struct ub_pkt *pkt_ctx;		/* packet programs' packet (progs/pkt.h), or NULL */
+	/* A libunwind context taken where the JIT run of a program that walks the stack
+	 * began: maps/stack_trace.c walks from there, as JIT frames carry no unwind
+	 * information. NULL otherwise (the interpreter's frames have it). */
+	void *unwind_ctx;
+	/* The address of a local of ub_run_exec: frames whose stack pointer is at or below
+	 * it are uebpf's own (the engine, helpers), the frames above the user's. */
+	uintptr_t stack_bound;
 	struct ub_log err;
 	struct ub_region regions[UB_MAX_REGIONS];
 	/* The program's stack: all frames, frame 0 at the top. Not zeroed per run. */
@@ -95,6 +102,7 @@ struct uebpf_prog {
 	uint32_t flags;
 	int checked;			/* run with runtime memory checks and a budget */
 	int needs_slot;			/* owns a per-CPU slot while it runs (see ub_cpu_slot_get) */
+	int walks_stack;		/* its run may walk the user stack (get_stack*, tail calls) */
 	uint64_t budget;
 	size_t ctx_size;		/* bytes of the context (checked mode bounds) */
 	struct ub_map **maps;		/* maps the program uses (one reference each) */
