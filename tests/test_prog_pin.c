@@ -257,6 +257,80 @@ UT_TEST(damaged_files_refused)
 	unmake(&f);
 }
 
+static int gpl_of(int prog)
+{
+	struct bpf_prog_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(prog, &info, &len) ? -1 : (int)info.gpl_compatible;
+}
+
+/* XDP, r0 = ctx->egress_ifindex: the verifier allows that read only with the expected
+ * attach type BPF_XDP_DEVMAP (as the kernel's xdp_is_valid_access). */
+static int load_devmap_prog(uint32_t attach, const char *license)
+{
+	struct bpf_insn insns[] = {
+		INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_0, BPF_REG_1, 20, 0),
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = attach);
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "devmap", license, insns, 2, &o);
+}
+
+/*
+ * A pinned program keeps its expected attach type (a program that needs it loads again)
+ * and its licence's GPL compatibility. A version 1 file (no such fields: the 8 bytes at
+ * the header's end missing) still opens, as GPL with no attach type, as it was loaded then.
+ */
+UT_TEST(attach_type_and_licence_kept)
+{
+	int need = load_devmap_prog(BPF_XDP_DEVMAP, "Dual BSD/GPL");
+	int prop = load_devmap_prog(BPF_XDP_DEVMAP, "Proprietary");
+
+	UT_CHECK(root[0] && need >= 0 && prop >= 0, "setup: %s", uebpf_last_error());
+	UT_CHECK(load_devmap_prog(0, "GPL") < 0, "egress_ifindex read without the attach type");
+	if (!root[0] || need < 0 || prop < 0)
+		return;
+	UT_CHECK_EQ(gpl_of(need), 1);
+	UT_CHECK_EQ(gpl_of(prop), 0);
+	UT_CHECK(!bpf_obj_pin(need, "/sys/fs/bpf/devmap"), "pin: %s", uebpf_last_error());
+	UT_CHECK(!bpf_obj_pin(prop, "/sys/fs/bpf/prop"), "pin: %s", uebpf_last_error());
+	int a = bpf_obj_get("/sys/fs/bpf/devmap"), b = bpf_obj_get("/sys/fs/bpf/prop");
+	UT_CHECK(a >= 0 && b >= 0, "get: %s", uebpf_last_error());
+	UT_CHECK_EQ(gpl_of(a), 1);
+	UT_CHECK_EQ(gpl_of(b), 0);
+
+	/* The same file as version 1: header without its last 8 bytes, version 1, size 56. */
+	char file[160];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	in_root(file, sizeof(file), "prop");
+	UT_CHECK(!read_all(file, &buf, &len) && len > 64, "read pin");
+	if (buf && len > 64) {
+		uint32_t v1 = 1, v1size = 56;
+		memcpy(buf + 8, &v1, 4);
+		memcpy(buf + 12, &v1size, 4);
+		memmove(buf + 56, buf + 64, len - 64);
+		/* Version 1 had no attach type: this program no longer loads (the
+		 * verifier's EACCES); reading ingress_ifindex (offset 12) instead, it loads,
+		 * and as GPL (what version 1 loaded every program as). */
+		expect_refused("v1", buf, len - 8, EACCES, "invalid bpf_context access");
+		struct bpf_insn *in = (struct bpf_insn *)(buf + 56);
+		in->off = 12;
+		in_root(file, sizeof(file), "v1ok");
+		int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		UT_CHECK(fd >= 0 && write(fd, buf, len - 8) == (ssize_t)(len - 8), "write v1ok");
+		close(fd);
+		int c = bpf_obj_get("/sys/fs/bpf/v1ok");
+		UT_CHECK(c >= 0, "version 1 file: %s", uebpf_last_error());
+		UT_CHECK_EQ(gpl_of(c), 1);
+		if (c >= 0)
+			close(c);
+	}
+	free(buf);
+	close(a), close(b), close(need), close(prop);
+}
+
 UT_TEST(permissions_as_for_maps)
 {
 	struct fixture f;

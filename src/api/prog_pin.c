@@ -296,7 +296,9 @@ static int pw_build(struct ub_prog_obj *p, const struct bpf_insn *insns, const u
 		    const struct ub_pin_strtab *t, const char *real, unsigned mode)
 {
 	struct ub_pin_hdr h = { .prog_type = p->type, .insn_cnt = p->insn_cnt,
-				.nr_maps = p->prog->nr_maps };
+				.nr_maps = p->prog->nr_maps,
+				.expected_attach_type = p->expected_attach_type,
+				.flags = p->gpl_compatible ? UB_PIN_F_GPL : 0 };
 	size_t sz;
 	uint8_t *buf;
 
@@ -371,13 +373,19 @@ static int pf_counts(struct ub_pin_file *f)
 	if (f->len < sizeof(*h))
 		return corrupt(f, "shorter than its header");
 	memcpy(&f->h, f->buf, sizeof(f->h));
-	if (memcmp(h->magic, UB_PIN_MAGIC, 8) || h->version != UB_PIN_VERSION ||
-	    h->hdr_size != sizeof(*h))
+	if (memcmp(h->magic, UB_PIN_MAGIC, 8) || (h->version != 1 && h->version != UB_PIN_VERSION) ||
+	    h->hdr_size != (h->version == 1 ? UB_PIN_HDR_V1 : sizeof(*h)))
 		return corrupt(f, "wrong magic, version or header size");
+	if (h->version == 1) {	/* what version 1 files were loaded as */
+		f->h.expected_attach_type = 0;
+		f->h.flags = UB_PIN_F_GPL;
+	}
+	if (h->flags & ~UB_PIN_F_GPL)
+		return corrupt(f, "unknown flags");
 	if (!h->insn_cnt || h->insn_cnt > UB_PIN_MAX_INSNS || h->nr_maps > UB_PIN_MAX_MAPS ||
 	    h->nr_lines > UB_PIN_MAX_LINES || !h->strtab_size || h->strtab_size > UB_PIN_MAX_STRTAB)
 		return corrupt(f, "a count out of range");
-	size_t want = sizeof(*h) + (size_t)h->insn_cnt * 8 + (size_t)h->nr_maps * 4 +
+	size_t want = h->hdr_size + (size_t)h->insn_cnt * 8 + (size_t)h->nr_maps * 4 +
 		      (size_t)h->nr_lines * sizeof(struct ub_pin_line) + h->strtab_size;
 	if (want != f->len)
 		return corrupt(f, "its size does not match its counts");
@@ -393,7 +401,7 @@ int ub_pin_parse(struct ub_pin_file *f)
 
 	if (err)
 		return err;
-	const uint8_t *p = f->buf + sizeof(*h) + (size_t)h->insn_cnt * 8;
+	const uint8_t *p = f->buf + h->hdr_size + (size_t)h->insn_cnt * 8;
 	f->offs = (const uint32_t *)p;
 	f->lines = (const struct ub_pin_line *)(p + h->nr_maps * 4u);
 	f->strtab = (const char *)f->buf + f->len - h->strtab_size;
@@ -409,8 +417,15 @@ int ub_pin_parse(struct ub_pin_file *f)
 	f->insns = malloc((size_t)h->insn_cnt * 8);
 	if (!f->insns)
 		return -ENOMEM;
-	memcpy(f->insns, f->buf + sizeof(*h), (size_t)h->insn_cnt * 8);
+	memcpy(f->insns, f->buf + h->hdr_size, (size_t)h->insn_cnt * 8);
 	return 0;
+}
+
+const char *ub_pin_license(const struct ub_pin_file *f)
+{
+	/* Only gpl_compatible is kept (as the kernel keeps of a licence); uebpf does not
+	 * restrict helpers by licence, so this changes what info reports, nothing else. */
+	return f->h.flags & UB_PIN_F_GPL ? "GPL" : "Proprietary";
 }
 
 /* Opens the maps (fds[], closed by the caller) and puts their fds into the lddw's. */
@@ -451,9 +466,10 @@ static int pf_load(struct ub_pin_file *f, const int *fds)
 	char *log = calloc(1, logsz);
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = log ? logsz : 0,
 		    .log_level = log ? 1 : 0, .kern_version = f->h.kern_version,
+		    .expected_attach_type = f->h.expected_attach_type,
 		    .fd_array = f->h.nr_maps ? fds : NULL);
-	/* uebpf does not restrict helpers by license; the license is not recorded. */
-	int fd = bpf_prog_load(f->h.prog_type, f->h.name, "GPL", f->insns, f->h.insn_cnt, &o);
+	int fd = bpf_prog_load(f->h.prog_type, f->h.name, ub_pin_license(f), f->insns,
+			       f->h.insn_cnt, &o);
 
 	if (fd < 0) {
 		int err = errno;
@@ -464,6 +480,11 @@ static int pf_load(struct ub_pin_file *f, const int *fds)
 			log[--n] = '\0';
 		const char *nl = n ? strrchr(log, '\n') : NULL;
 		last = nl ? nl + 1 : last;
+		if (nl && !strncmp(last, "processed ", 10)) {	/* statistics, not the reason */
+			*(char *)nl = '\0';
+			nl = strrchr(log, '\n');
+			last = nl ? nl + 1 : log;
+		}
 		ub_set_error("%s: loading the pinned program failed: %s%s%s", f->real,
 			     strerror(err), *last ? ": " : "", last);
 		fd = -err;

@@ -12,7 +12,7 @@
 /* ---- the file format, shared with the CLI (which also writes source lines) ---- */
 
 #define UB_PIN_MAGIC "UEBPFPRG"
-#define UB_PIN_VERSION 1
+#define UB_PIN_VERSION 2	/* 1: no attach type or licence flag (read as GPL, type 0) */
 #define UB_PIN_MAX_INSNS (1u << 20)	/* BPF_COMPLEXITY_LIMIT_INSNS */
 #define UB_PIN_MAX_MAPS 64		/* MAX_USED_MAPS */
 #define UB_PIN_MAX_LINES (1u << 20)
@@ -29,7 +29,13 @@ struct ub_pin_hdr {
 	uint32_t strtab_size;
 	uint32_t kern_version;
 	char name[BPF_OBJ_NAME_LEN];
+	/* version 2 on */
+	uint32_t expected_attach_type;
+	uint32_t flags;			/* UB_PIN_F_* */
 };
+
+#define UB_PIN_F_GPL	1u		/* loaded with a GPL-compatible licence */
+#define UB_PIN_HDR_V1	offsetof(struct ub_pin_hdr, expected_attach_type)
 
 struct ub_pin_line {
 	uint32_t insn_off, file_off, src_off, line, col, is_proto;
@@ -65,6 +71,8 @@ struct ub_pin_file {
 int ub_pin_parse(struct ub_pin_file *f);
 /* The string at off in f's table, or NULL when off is out of it. */
 const char *ub_pin_str(const struct ub_pin_file *f, uint32_t off);
+/* The licence to load f's program with: what keeps its gpl_compatible as it was. */
+const char *ub_pin_license(const struct ub_pin_file *f);
 
 /* Writes the program behind prog_fd at real (user_path is the path as the caller gave it,
  * the base of the PATH.maps/ names stored in the file), with the file mode `mode`. */

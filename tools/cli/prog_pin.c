@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <uebpf/uebpf.h>
+#include "api/prog_obj.h"
 #include "api/prog_pin.h"
 #include "cli.h"
 
@@ -206,7 +207,13 @@ int cli_prog_pin_write(int prog_fd, const char *path)
 		rc = cli_err("out of memory");
 	if (rc == CLI_OK) {
 		struct ub_pin_hdr h = { .prog_type = info.type, .insn_cnt = cnt, .nr_maps = nr,
-					.nr_lines = nlines };
+					.nr_lines = nlines,
+					.flags = info.gpl_compatible ? UB_PIN_F_GPL : 0 };
+		/* bpf_prog_info has no expected attach type (nor has the kernel's): the
+		 * program object says. */
+		struct ub_prog_obj *po = ub_prog_obj_get(prog_fd);
+		h.expected_attach_type = po ? po->expected_attach_type : 0;
+		ub_prog_obj_put(po);
 		memcpy(h.name, info.name, sizeof(h.name));
 		rc = write_pin(real, &h, insns, offs, pl, &t);
 	}
@@ -299,9 +306,10 @@ static int pf_load(struct ub_pin_file *f, const char *path, int quiet)
 	const size_t logsz = 1 << 16;
 	char *log = calloc(1, logsz);
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = log ? logsz : 0,
-		    .log_level = log ? 1 : 0, .kern_version = f->h.kern_version);
-	/* uebpf does not restrict helpers by license; the license is not recorded. */
-	int fd = bpf_prog_load(f->h.prog_type, f->h.name, "GPL", f->insns, f->h.insn_cnt, &o);
+		    .log_level = log ? 1 : 0, .kern_version = f->h.kern_version,
+		    .expected_attach_type = f->h.expected_attach_type);
+	int fd = bpf_prog_load(f->h.prog_type, f->h.name, ub_pin_license(f), f->insns,
+			       f->h.insn_cnt, &o);
 
 	if (fd < 0 && !quiet)
 		cli_err_log(log, "%s: loading the pinned program failed: %s", path,
