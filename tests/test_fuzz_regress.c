@@ -22,6 +22,7 @@
 #include <uebpf/uebpf.h>
 #include "maps/map.h"
 #include "ut.h"
+#include "fuzz/fuzz.h"	/* fuzz_slurp */
 
 static char root[64];
 
@@ -99,22 +100,6 @@ static void path_in_root(char *out, size_t n, const char *name)
 	snprintf(out, n, "%s/%s", root, name);
 }
 
-static uint8_t *slurp(const char *file, size_t *n)
-{
-	struct stat st;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	uint8_t *buf = NULL;
-
-	if (fd >= 0 && !fstat(fd, &st) && (buf = malloc((size_t)st.st_size + 1)) &&
-	    read(fd, buf, (size_t)st.st_size) == st.st_size)
-		*n = (size_t)st.st_size;
-	else
-		free(buf), buf = NULL;
-	if (fd >= 0)
-		close(fd);
-	return buf;
-}
-
 static int put(const char *file, const uint8_t *b, size_t n)
 {
 	int fd = open(file, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
@@ -149,7 +134,7 @@ static uint8_t *map_file(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, 
 	if (fd < 0 || bpf_obj_pin(fd, file))
 		return NULL;
 	close(fd);
-	uint8_t *b = slurp(file, n);
+	uint8_t *b = fuzz_slurp(file, n);
 	unlink(file);
 	return b;
 }
@@ -588,7 +573,7 @@ static const char *refused_file_unchanged(void)
 	if (put(file, f, n))
 		return "write";
 	int fd = bpf_obj_get(file);
-	uint8_t *after = slurp(file, &n2);
+	uint8_t *after = fuzz_slurp(file, &n2);
 	int same = after && n2 == n && !memcmp(after, f, n);
 	if (fd >= 0)
 		close(fd);

@@ -5,13 +5,17 @@
  */
 #ifndef UEBPF_FUZZ_H
 #define UEBPF_FUZZ_H
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -58,6 +62,36 @@ static inline void fuzz_take_buf(struct fuzz_in *in, void *out, size_t n)
 	in->n -= k;
 }
 
+
+/* A file's bytes (malloc'd, *n set), or NULL. */
+static inline uint8_t *fuzz_slurp(const char *file, size_t *n)
+{
+	struct stat st;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	uint8_t *buf = NULL;
+
+	if (fd >= 0 && !fstat(fd, &st) && (buf = malloc((size_t)st.st_size + 1)) &&
+	    read(fd, buf, (size_t)st.st_size) == st.st_size)
+		*n = (size_t)st.st_size;
+	else
+		free(buf), buf = NULL;
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/* The fds this process has open (to tell that an operation left none behind). */
+static inline int fuzz_count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
 
 /*
  * Runs `run` on the input as it is (first byte >= ntmpl), or on a copy of template

@@ -29,7 +29,6 @@
  *    read out of bounds, so inputs that turn a template of another type into a
  *    DEVMAP_HASH are skipped.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -66,22 +65,6 @@ static struct tmpl tmpls[] = {
 
 static char path[512];
 
-static uint8_t *slurp(const char *file, size_t *n)
-{
-	struct stat st;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	uint8_t *buf = NULL;
-
-	if (fd >= 0 && !fstat(fd, &st) && (buf = malloc((size_t)st.st_size + 1)) &&
-	    read(fd, buf, (size_t)st.st_size) == st.st_size)
-		*n = (size_t)st.st_size;
-	else
-		free(buf), buf = NULL;
-	if (fd >= 0)
-		close(fd);
-	return buf;
-}
-
 static void fill(int fd, const struct tmpl *t)
 {
 	uint8_t key[16] = { 0 }, val[4096] = { 0 };
@@ -111,7 +94,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			fuzz_fail("template %zu (type %u): %s", i, t->type, uebpf_last_error());
 		fill(fd, t);
 		unlink(path);
-		if (bpf_obj_pin(fd, path) || !(t->bytes = slurp(path, &t->size)))
+		if (bpf_obj_pin(fd, path) || !(t->bytes = fuzz_slurp(path, &t->size)))
 			fuzz_fail("template %zu: pin: %s", i, uebpf_last_error());
 		unlink(path);
 		close(fd);
@@ -162,18 +145,6 @@ static int live_pid_planted(const struct tmpl *t, const uint8_t *f, size_t n)
 			return 1;
 	}
 	return 0;
-}
-
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-
-	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
 }
 
 /* What a program or a user does with a map: every command must come back. */
@@ -265,11 +236,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t flags = (mode >> 1) & 3;	/* 0, BPF_F_RDONLY (1 << 3) or BPF_F_WRONLY (1 << 4) */
 	LIBBPF_OPTS(bpf_obj_get_opts, o, .file_flags = flags == 1 ? BPF_F_RDONLY
 						  : flags == 2 ? BPF_F_WRONLY : 0);
-	int before = count_fds();
+	int before = fuzz_count_fds();
 	int fd = bpf_obj_get_opts(path, &o);
 	if (fd < 0) {
 		size_t n2 = 0;
-		uint8_t *after = slurp(path, &n2);
+		uint8_t *after = fuzz_slurp(path, &n2);
 		if (errno <= 0 || fd != -errno)
 			fuzz_fail("refused with rc %d, errno %d", fd, errno);
 		if (!strstr(uebpf_last_error(), path))
@@ -282,7 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				  "difference at %zu; refused: %s)", t->type, n, n2, at,
 				  uebpf_last_error());
 		}
-		if (count_fds() != before)
+		if (fuzz_count_fds() != before)
 			fuzz_fail("a refused open leaked an fd");
 		free(after);
 	} else {

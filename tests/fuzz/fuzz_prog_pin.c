@@ -13,10 +13,6 @@
  * program loads again (the verifier checked it, whatever the file said) and then a test run
  * of it must come back, and closing it must leave no fd behind.
  */
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <uebpf/uebpf.h>
@@ -28,22 +24,6 @@
 
 static struct fz_tmpl tmpls[NTMPL];
 static char path[512];
-
-static uint8_t *slurp(const char *file, size_t *n)
-{
-	struct stat st;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	uint8_t *buf = NULL;
-
-	if (fd >= 0 && !fstat(fd, &st) && (buf = malloc((size_t)st.st_size + 1)) &&
-	    read(fd, buf, (size_t)st.st_size) == st.st_size)
-		*n = (size_t)st.st_size;
-	else
-		free(buf), buf = NULL;
-	if (fd >= 0)
-		close(fd);
-	return buf;
-}
 
 /* Socket filter: counts[0] += 1 (array), seen[0] = 7 (hash); returns 1. */
 static int prog_with_maps(void)
@@ -131,7 +111,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		 * name their maps by these paths. */
 		snprintf(at, sizeof(at), "/sys/fs/bpf/fz-prog-tmpl-%d-%d", getpid(), i);
 		snprintf(file, sizeof(file), "%s/fz-prog-tmpl-%d-%d", root, getpid(), i);
-		if (fd < 0 || bpf_obj_pin(fd, at) || !(tmpls[i].buf = slurp(file, &tmpls[i].size)))
+		if (fd < 0 || bpf_obj_pin(fd, at) || !(tmpls[i].buf = fuzz_slurp(file, &tmpls[i].size)))
 			fuzz_fail("template %d: %s", i, uebpf_last_error());
 		close(fd);
 		/* Opened and run once here: what the library opens once, on first use (the
@@ -150,17 +130,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
  * releases them (src/api/obj.c). */
 static int count_fds(void)
 {
-	int n = 0;
 	uint32_t id;
 
 	bpf_prog_get_next_id(0, &id);
-	DIR *d = opendir("/proc/self/fd");
-
-	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
+	return fuzz_count_fds();
 }
 
 static void try(const uint8_t *f, size_t n)
@@ -178,7 +151,7 @@ static void try(const uint8_t *f, size_t n)
 	int fd = bpf_obj_get(path);
 	if (fd < 0) {
 		size_t n2 = 0;
-		uint8_t *after = slurp(file, &n2);
+		uint8_t *after = fuzz_slurp(file, &n2);
 		if (errno <= 0 || fd != -errno)
 			fuzz_fail("refused with rc %d, errno %d", fd, errno);
 		if (!strstr(uebpf_last_error(), file) && !strstr(uebpf_last_error(), path))
