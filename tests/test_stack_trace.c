@@ -346,10 +346,20 @@ static int load_tail_caller(int progs)
 	return fd;
 }
 
+static int g_arr;
+static uint64_t g_rec[3][32];
+static void save_prev_record(int i)
+{
+	uint32_t k = 0;
+
+	if (i > 0)
+		UT_CHECK_EQ(bpf_map_lookup_elem(g_arr, &k, g_rec[i - 1]), 0);
+}
+
 /*
  * The user stack does not depend on the engine: the JIT's frames carry no unwind
  * information, so a JIT run walks from a context taken where it began (vm.c); the
- * interpreter's frames have it. Each program runs from the same call site (one loop), so
+ * interpreter's frames have it. Each program runs from the same call site (run_steps), so
  * the stack above run_once is the same, and so must be what get_stack records: the JIT's
  * record, the interpreter's (UEBPF_ENGINE=interp at load), and the record of the JIT'd
  * program reached by a tail call from a JIT'd program that walks nothing itself.
@@ -372,22 +382,21 @@ UT_TEST(jit_and_interp_walk_the_same_stack)
 	UT_CHECK_EQ(jited_len(interp), 0);
 	UT_CHECK(jited_len(tailer) > 0, "the tail-calling program is not JIT-compiled");
 
-	int order[3] = { jit, interp, tailer }, r[3];
-	uint64_t buf[3][32];
-	void *ret[3];
-	for (int i = 0; i < 3; i++) {
-		r[i] = run_once(order[i]);
-		ret[i] = last_ret;
-		UT_CHECK_EQ(bpf_map_lookup_elem(arr, &k, buf[i]), 0);
-	}
-	int len = r[0] >> 16;
+	/* run_steps: one call site whatever the compiler unrolls (its hook call is opaque);
+	 * the hook saves the previous run's record before the next run overwrites it. */
+	struct step steps[3] = { S(jit, 0), S(interp, 0), S(tailer, 0) };
+	g_arr = arr;
+	run_steps(steps, 3, save_prev_record);
+	UT_CHECK_EQ(bpf_map_lookup_elem(arr, &k, g_rec[2]), 0);
+	int len = steps[0].r >> 16;
 	UT_CHECK(len > 0 && len <= 256, "get_stack returned %d", len);
-	UT_CHECK(ret[0] == ret[1] && ret[1] == ret[2], "one call site");
-	UT_CHECK(has_ip(buf[0], (size_t)len / 8, ret[0]), "return address into the test missing");
+	UT_CHECK(steps[0].ret == steps[1].ret && steps[1].ret == steps[2].ret, "one call site");
+	UT_CHECK(has_ip(g_rec[0], (size_t)len / 8, steps[0].ret),
+		 "return address into the test missing");
 	for (int i = 1; i < 3; i++) {
-		UT_CHECK_EQ(r[i] >> 16, len);
-		UT_CHECK_EQ((uint32_t)r[i] & 0xffff, (uint32_t)r[0] & 0xffff);	/* same stack id */
-		UT_CHECK(memcmp(buf[0], buf[i], sizeof(buf[0])) == 0,
+		UT_CHECK_EQ(steps[i].r >> 16, len);
+		UT_CHECK_EQ((uint32_t)steps[i].r & 0xffff, (uint32_t)steps[0].r & 0xffff);	/* same id */
+		UT_CHECK(memcmp(g_rec[0], g_rec[i], sizeof(g_rec[0])) == 0,
 			 "stack of run %d differs from the JIT's", i);
 	}
 	close(tailer), close(interp), close(jit), close(progs), close(arr), close(st);
