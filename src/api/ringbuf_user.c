@@ -18,7 +18,30 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "maps/evfd.h"
+#include "maps/map.h"
 #include "maps/ringbuf.h"
+
+/*
+ * ThreadSanitizer: the reader maps the ring on its own, as libbpf does, so it reaches the
+ * positions and headers through other addresses than the producers of this process, and
+ * the synchronization that really orders a producer's record, the reader's taking it and
+ * another producer's reuse of its bytes (acquire of the header, release of the consumer
+ * position) is invisible to TSan, which reports the reuse as a race. Under TSan the reader
+ * also acquires and releases at the producers' addresses of the same bytes. (For the same
+ * reason TSan cannot see the reader's own reads of a record race with its producer:
+ * tests/test_ringbuf.c checks every record's contents instead.)
+ */
+#if defined(__SANITIZE_THREAD__)
+#define UB_RB_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UB_RB_TSAN 1
+#endif
+#endif
+#ifdef UB_RB_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#endif
 
 /* Looks for data before sleeping: UB_RB_SPIN looks, UB_RB_SPIN_EVERY pause instructions
  * apart (some tens of microseconds in all). */
@@ -55,6 +78,10 @@ struct ring {
 	int fast;		/* the stream is fast: see look() */
 	int map_fd;
 	struct ub_evfd *ev;
+	/* TSan only: the map (held) and its producer view's addresses (UB_RB_TSAN above) */
+	struct ub_map *tsan_map;
+	uint64_t *tsan_cons;
+	uint8_t *tsan_data;
 };
 
 struct ring_buffer {
@@ -96,6 +123,7 @@ static void ring_free(struct ring_buffer *rb, struct ring *r)
 	if (r->producer_pos)
 		munmap(r->producer_pos, rb->page_size + 2 * (r->mask + 1));
 	ub_evfd_put(r->ev);
+	ub_map_put(r->tsan_map);
 	free(r);
 }
 
@@ -116,7 +144,14 @@ static int ring_map(struct ring_buffer *rb, struct ring *r, uint32_t max_entries
 	r->producer_pos = tmp;
 	r->data = (uint8_t *)tmp + rb->page_size;
 	r->ev = ub_evfd_get(r->map_fd);
-	return r->ev ? 0 : -errno;
+	if (!r->ev)
+		return -errno;
+#ifdef UB_RB_TSAN
+	r->tsan_map = ub_map_get(r->map_fd);
+	if (r->tsan_map && ub_ringbuf_producer_view(r->tsan_map, &r->tsan_cons, &r->tsan_data))
+		r->tsan_cons = NULL, r->tsan_data = NULL;
+#endif
+	return 0;
 }
 
 static int grow(struct ring_buffer *rb)
@@ -200,8 +235,23 @@ struct ring_buffer *ring_buffer__new(int map_fd, ring_buffer_sample_fn sample_cb
 
 static uint32_t hdr_len_at(const struct ring *r, uint64_t pos)
 {
-	return __atomic_load_n((const uint32_t *)(const void *)(r->data + (pos & r->mask)),
-			       __ATOMIC_ACQUIRE);
+	uint32_t len = __atomic_load_n((const uint32_t *)(const void *)(r->data + (pos & r->mask)),
+				       __ATOMIC_ACQUIRE);
+#ifdef UB_RB_TSAN
+	if (r->tsan_data)
+		__tsan_acquire(r->tsan_data + (pos & r->mask));
+#endif
+	return len;
+}
+
+/* Hands the bytes before cons back to the producers (release). */
+static void store_cons(const struct ring *r, uint64_t cons)
+{
+#ifdef UB_RB_TSAN
+	if (r->tsan_cons)
+		__tsan_release(r->tsan_cons);	/* before: a producer that sees cons is ordered */
+#endif
+	__atomic_store_n(r->consumer_pos, cons, __ATOMIC_RELEASE);
 }
 
 /*
@@ -225,7 +275,7 @@ static int64_t process_batch(struct ring *r, uint64_t *cons, int keep)
 			break;
 		uint32_t step = ub_ringbuf_rec_len(len);
 		if (step > prod - *cons) {
-			__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+			store_cons(r, *cons);
 			return -EINVAL;
 		}
 		void *sample = r->data + ((*cons + BPF_RINGBUF_HDR_SZ) & r->mask);
@@ -234,7 +284,7 @@ static int64_t process_batch(struct ring *r, uint64_t *cons, int keep)
 			int err = r->sample_cb(r->ctx, sample,
 					       len & ~(uint32_t)BPF_RINGBUF_DISCARD_BIT);
 			if (err < 0) {
-				__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+				store_cons(r, *cons);
 				return err;
 			}
 			cnt++;
@@ -242,9 +292,9 @@ static int64_t process_batch(struct ring *r, uint64_t *cons, int keep)
 		/* libbpf stores the position after every record; every 32 is enough to hand
 		 * room back and keeps the line out of the producers' way. */
 		if (!(++since_store & 31))
-			__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+			store_cons(r, *cons);
 	}
-	__atomic_store_n(r->consumer_pos, *cons, __ATOMIC_RELEASE);
+	store_cons(r, *cons);
 	return cnt;
 }
 

@@ -181,6 +181,17 @@ struct ub_evfd *ub_ringbuf_evfd(struct ub_map *map)
 	return p->rb->ev;
 }
 
+int ub_ringbuf_producer_view(struct ub_map *map, uint64_t **cons_pos, uint8_t **data)
+{
+	const struct ringbuf_priv *p = map->priv;
+
+	if (map->type != BPF_MAP_TYPE_RINGBUF || !p || !p->rb)
+		return -EINVAL;
+	*cons_pos = p->rb->cons_pos;
+	*data = p->rb->data;
+	return 0;
+}
+
 const struct ub_map_ops ub_ringbuf_ops = {
 	.check = ringbuf_check,
 	.data_size = ringbuf_data_size,

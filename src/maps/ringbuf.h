@@ -43,6 +43,9 @@ struct ub_map;
 struct ub_run;
 /* The wake-up fd registry entry of a ring buffer map (maps/evfd.h), or NULL. */
 struct ub_evfd *ub_ringbuf_evfd(struct ub_map *map);
+/* This process's producer view of map: where producers see the consumer position and the
+ * data (for the reader's ThreadSanitizer annotations, api/ringbuf_user.c). 0, or -EINVAL. */
+int ub_ringbuf_producer_view(struct ub_map *map, uint64_t **cons_pos, uint8_t **data);
 
 /*
  * Checked runs: discards the records the run reserved and did not submit or discard.
