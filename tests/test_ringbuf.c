@@ -791,62 +791,20 @@ static void *produce(void *arg)
 	return NULL;
 }
 
-static void *consume(void *arg)
-{
-	struct mp *m = arg;
-	struct ring_buffer *rb = ring_buffer__new(m->map, mp_cb, m, NULL);
-	double deadline = now() + 120;
-
-	while (m->total < (long)NPROD * RB_PER_THREAD && now() < deadline && rb)
-		if (ring_buffer__poll(rb, 100) < 0)
-			m->bad++;
-	ring_buffer__free(rb);
-	return NULL;
-}
-
-UT_TEST(ringbuf_many_producers)
-{
-	struct mp m = { .map = new_rb(1u << 16) };
-	m.seen = calloc(NPROD * RB_PER_THREAD, 1);
-	m.prog_out = mp_prog(m.map, 0);
-	m.prog_res = mp_prog(m.map, 1);
-	pthread_t c, t[NPROD];
-	struct producer pr[NPROD];
-	pthread_create(&c, NULL, consume, &m);
-	for (uint32_t i = 0; i < NPROD; i++) {
-		pr[i] = (struct producer){ &m, i, 0 };
-		pthread_create(&t[i], NULL, produce, &pr[i]);
-	}
-	for (int i = 0; i < NPROD; i++)
-		pthread_join(t[i], NULL);
-	pthread_join(c, NULL);
-	for (int i = 0; i < NPROD; i++)
-		UT_CHECK_EQ(pr[i].fails, 0);
-	UT_CHECK_EQ(m.bad, 0);		/* every record whole */
-	UT_CHECK_EQ(m.dups, 0);		/* nothing twice */
-	UT_CHECK_EQ(m.total, (long)NPROD * RB_PER_THREAD);	/* nothing lost */
-	free(m.seen);
-	close(m.prog_out), close(m.prog_res), close(m.map);
-}
-
-/*
- * One reader, two rings (ring_buffer__add): producers 0 and 1 write a 64 KiB ring, 2 and 3
- * a 4 KiB one, whose quarter (1 KiB) is all a spinning reader may leave behind in it (see
- * ringbuf_user.c). Every record of both arrives once, whole.
- */
-struct two_rings {
-	struct mp *m;
-	int map_b;
+/* Producers 0 and 1 write ring A (a->map), 2 and 3 ring B (b->map: b may be a): one
+ * reader of both, every record counted in a (mp_cb's ctx). */
+struct rings {
+	struct mp *a, *b;
 };
 
-static void *consume_two(void *arg)
+static void *consume(void *arg)
 {
-	struct two_rings *tr = arg;
-	struct mp *m = tr->m;
+	struct rings *rs = arg;
+	struct mp *m = rs->a;
 	struct ring_buffer *rb = ring_buffer__new(m->map, mp_cb, m, NULL);
 	double deadline = now() + 120;
 
-	if (rb && ring_buffer__add(rb, tr->map_b, mp_cb, m))
+	if (rb && rs->b != rs->a && ring_buffer__add(rb, rs->b->map, mp_cb, m))
 		m->bad++;
 	while (m->total < (long)NPROD * RB_PER_THREAD && now() < deadline && rb)
 		if (ring_buffer__poll(rb, 100) < 0)
@@ -855,22 +813,24 @@ static void *consume_two(void *arg)
 	return NULL;
 }
 
-UT_TEST(ringbuf_two_rings_one_reader)
+static void mp_init(struct mp *m, uint32_t ring_size)
 {
-	struct mp m = { .map = new_rb(1u << 16) }, mb;
-	struct two_rings tr = { &m, new_rb(4096) };
-	m.seen = calloc(NPROD * RB_PER_THREAD, 1);
-	m.prog_out = mp_prog(m.map, 0);
-	m.prog_res = mp_prog(m.map, 1);
-	mb = m;		/* ring B's programs; the records count in m (mp_cb's ctx) */
-	mb.map = tr.map_b;
-	mb.prog_out = mp_prog(tr.map_b, 0);
-	mb.prog_res = mp_prog(tr.map_b, 1);
+	m->map = new_rb(ring_size);
+	m->prog_out = mp_prog(m->map, 0);
+	m->prog_res = mp_prog(m->map, 1);
+}
+
+/* Runs the producers and the reader, then checks that every record came once, whole. */
+static void mp_run(struct mp *a, struct mp *b)
+{
+	struct rings rs = { a, b };
 	pthread_t c, t[NPROD];
 	struct producer pr[NPROD];
-	pthread_create(&c, NULL, consume_two, &tr);
+
+	a->seen = calloc(NPROD * RB_PER_THREAD, 1);
+	pthread_create(&c, NULL, consume, &rs);
 	for (uint32_t i = 0; i < NPROD; i++) {
-		pr[i] = (struct producer){ i < NPROD / 2 ? &m : &mb, i, 0 };
+		pr[i] = (struct producer){ i < NPROD / 2 ? a : b, i, 0 };
 		pthread_create(&t[i], NULL, produce, &pr[i]);
 	}
 	for (int i = 0; i < NPROD; i++)
@@ -878,12 +838,40 @@ UT_TEST(ringbuf_two_rings_one_reader)
 	pthread_join(c, NULL);
 	for (int i = 0; i < NPROD; i++)
 		UT_CHECK_EQ(pr[i].fails, 0);
-	UT_CHECK_EQ(m.bad, 0);
-	UT_CHECK_EQ(m.dups, 0);
-	UT_CHECK_EQ(m.total, (long)NPROD * RB_PER_THREAD);
-	free(m.seen);
-	close(m.prog_out), close(m.prog_res), close(mb.prog_out), close(mb.prog_res);
-	close(m.map), close(tr.map_b);
+	UT_CHECK_EQ(a->bad, 0);		/* every record whole */
+	UT_CHECK_EQ(a->dups, 0);	/* nothing twice */
+	UT_CHECK_EQ(a->total, (long)NPROD * RB_PER_THREAD);	/* nothing lost */
+	free(a->seen);
+}
+
+static void mp_fini(struct mp *m)
+{
+	close(m->prog_out), close(m->prog_res), close(m->map);
+}
+
+UT_TEST(ringbuf_many_producers)
+{
+	struct mp m = { 0 };
+
+	mp_init(&m, 1u << 16);
+	mp_run(&m, &m);
+	mp_fini(&m);
+}
+
+/*
+ * One reader, two rings (ring_buffer__add): producers 0 and 1 write a 64 KiB ring, 2 and 3
+ * a 4 KiB one, whose quarter (1 KiB) is all a spinning reader may leave behind in it (see
+ * ringbuf_user.c). Every record of both arrives once, whole.
+ */
+UT_TEST(ringbuf_two_rings_one_reader)
+{
+	struct mp a = { 0 }, b = { 0 };
+
+	mp_init(&a, 1u << 16);
+	mp_init(&b, 4096);
+	mp_run(&a, &b);
+	mp_fini(&a);
+	mp_fini(&b);
 }
 
 /* ---- the memory layout against the kernel's ---- */
