@@ -35,7 +35,7 @@ static socklen_t rbw_addr(struct sockaddr_un *a, dev_t dev, ino_t ino, uint32_t 
 /* A slot holds nobody, or a process that is gone. */
 static int slot_free(uint32_t v)
 {
-	pid_t pid = (pid_t)(v & UB_RBW_PID);
+	pid_t pid = (pid_t)(v & ~UB_RBW_ASLEEP);
 
 	return !pid || (kill(pid, 0) && errno == ESRCH);
 }
@@ -82,18 +82,15 @@ void ub_rbw_leave(struct ub_rbw *w)
 void ub_rbw_awake(struct ub_rbw *w)
 {
 	/* Written only when it changes: the line is the producers' to read. */
-	if (w->slot < 0 || __atomic_load_n(&w->slots[w->slot], __ATOMIC_RELAXED) == w->pid)
-		return;
-	if (__atomic_exchange_n(&w->slots[w->slot], w->pid, __ATOMIC_ACQ_REL) & UB_RBW_SENT)
-		ub_rbw_take(w);	/* a datagram came (or is coming: then epoll sees it) */
+	if (w->slot >= 0 && __atomic_load_n(&w->slots[w->slot], __ATOMIC_RELAXED) != w->pid)
+		__atomic_store_n(&w->slots[w->slot], w->pid, __ATOMIC_RELAXED);
 }
 
 void ub_rbw_sleep(struct ub_rbw *w)
 {
 	if (w->slot < 0)
 		return;
-	/* An OR: a producer's SENT, set meanwhile, stays for the next awake. */
-	__atomic_fetch_or(&w->slots[w->slot], UB_RBW_ASLEEP, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&w->slots[w->slot], w->pid | UB_RBW_ASLEEP, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* before the reader's last look */
 }
 
@@ -135,7 +132,7 @@ void ub_rbw_wake(void *cons_page, dev_t dev, ino_t ino)
 			continue;
 		if (!me)
 			me = (uint32_t)getpid();
-		if ((v & UB_RBW_PID) == me)
+		if ((v & ~UB_RBW_ASLEEP) == me)
 			continue;	/* this process's readers: its eventfd (maps/evfd.h) */
 		if (!__atomic_compare_exchange_n(&slots[i], &v, v & ~UB_RBW_ASLEEP, 0,
 						 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
@@ -143,9 +140,8 @@ void ub_rbw_wake(void *cons_page, dev_t dev, ino_t ino)
 		int fd = send_fd();
 		if (fd >= 0) {
 			ssize_t rc = sendto(fd, "", 1, MSG_DONTWAIT, (struct sockaddr *)&a,
-					    rbw_addr(&a, dev, ino, v & UB_RBW_PID, i));
+					    rbw_addr(&a, dev, ino, v & ~UB_RBW_ASLEEP, i));
 			(void)rc;	/* ECONNREFUSED: nobody there; EAGAIN: one is queued */
 		}
-		__atomic_fetch_or(&slots[i], UB_RBW_SENT, __ATOMIC_RELEASE);
 	}
 }

@@ -7,10 +7,8 @@
  * UB_RBW_ASLEEP set while it may sleep. Each reader also binds an abstract unix datagram
  * socket named after the file and its pid, which its epoll set watches. A producer whose
  * commit would wake the reader (the kernel's rule: the reader is at this record) clears
- * the ASLEEP bit of every sleeping reader of another process, sends it one datagram and
- * sets UB_RBW_SENT; the ASLEEP bit makes that at most one datagram per sleep, as `pending`
- * does for the eventfd, and SENT tells the reader to take it (as the eventfd's `written`),
- * so that a reader that never calls ring_buffer__poll does not leave its epoll fd readable.
+ * the ASLEEP bit of every sleeping reader of another process and sends it one datagram;
+ * the bit makes that at most one datagram per sleep, as `pending` does for the eventfd.
  */
 #ifndef UB_RB_WAKE_H
 #define UB_RB_WAKE_H
@@ -24,8 +22,6 @@
 #define UB_RBW_OFF	2048u
 #define UB_RBW_SLOTS	8u
 #define UB_RBW_ASLEEP	0x80000000u	/* pids are below 2^22 (PID_MAX_LIMIT) */
-#define UB_RBW_SENT	0x40000000u
-#define UB_RBW_PID	0x3fffffffu
 
 /* A reader's membership: its slot and its socket (-1 when the table was full). */
 struct ub_rbw {
