@@ -9,14 +9,10 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <uebpf/uebpf.h>
-#define PIN_ROOT_TAG "ringbuf"
-#include "pin_root.h"
 #include "ut.h"
 #include "rbx.h"
 
@@ -609,82 +605,6 @@ UT_TEST(ringbuf_wakeup_flags)
 	close(quiet), close(plain), close(force);
 	free(c);
 	close(map);
-}
-
-/*
- * A reader sleeping in ring_buffer__poll is woken by a producer in another process: the
- * ring and a program that outputs one 8-byte record into it are pinned, and the CLI, a
- * separate program image (a forked copy of this one would share our eventfd), runs the
- * pinned program. As the kernel: the reader is at that record, so the commit wakes it
- * (maps/rb_wake.h; an eventfd does not cross processes, and without it the poll times out
- * with 0). A record output with BPF_RB_NO_WAKEUP does not wake it (the poll times out, as
- * in ringbuf_wakeup_flags); then one with BPF_RB_FORCE_WAKEUP does (both records come).
- */
-static int poll_with_other_process(struct ring_buffer *rb, const char *prog_pin,
-				   int timeout_ms, double *secs)
-{
-	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
-	char cli[256], pkt[160];
-
-	snprintf(cli, sizeof(cli), "%s/bin/uebpf", build);
-	snprintf(pkt, sizeof(pkt), "%s/pkt", root);
-	pid_t pid = fork();
-	if (pid == 0) {
-		usleep(200 * 1000);	/* the parent is asleep in epoll_wait by now */
-		execl(cli, "uebpf", "prog", "run", "pinned", prog_pin, "data_in", pkt, (char *)NULL);
-		_exit(127);
-	}
-	double t0 = now();
-	int got = ring_buffer__poll(rb, timeout_ms);
-	*secs = now() - t0;
-	int status = -1;
-	waitpid(pid, &status, 0);
-	UT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s prog run: status %d", cli,
-		 status);
-	return got;
-}
-
-UT_TEST(ringbuf_wakes_reader_of_other_process)
-{
-	int map = new_rb(4096);
-	int plain = output_prog(map, 8, 0), quiet = output_prog(map, 8, BPF_RB_NO_WAKEUP);
-	int force = output_prog(map, 8, BPF_RB_FORCE_WAKEUP);
-	struct collect *c = calloc(1, sizeof(*c));
-	struct ring_buffer *rb = ring_buffer__new(map, collect_cb, c, NULL);
-	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
-	char pkt[160], cli[256];
-	double secs;
-
-	snprintf(cli, sizeof(cli), "%s/bin/uebpf", build);
-	if (access(cli, X_OK)) {	/* `make tsan` builds the tests only */
-		ut_skip("%s: %s (the CLI is the other process)", cli, strerror(errno));
-		ring_buffer__free(rb);
-		free(c);
-		close(plain), close(quiet), close(force), close(map);
-		return;
-	}
-	snprintf(pkt, sizeof(pkt), "%s/pkt", root);
-	FILE *f = root[0] ? fopen(pkt, "w") : NULL;
-	if (f) {
-		for (int i = 0; i < 64; i++)
-			fputc(i, f);
-		fclose(f);
-	}
-	UT_CHECK(f && !bpf_obj_pin(map, "/sys/fs/bpf/xrb") &&
-		 !bpf_obj_pin(plain, "/sys/fs/bpf/xplain") &&
-		 !bpf_obj_pin(quiet, "/sys/fs/bpf/xquiet") &&
-		 !bpf_obj_pin(force, "/sys/fs/bpf/xforce"), "pin: %s", uebpf_last_error());
-	if (!f || !rb)
-		return;
-	UT_CHECK_EQ(poll_with_other_process(rb, "/sys/fs/bpf/xplain", 10000, &secs), 1);
-	UT_CHECK(secs < 5.0, "woken after %.2fs: not by the other process's commit", secs);
-	UT_CHECK_EQ(poll_with_other_process(rb, "/sys/fs/bpf/xquiet", 1500, &secs), 0);
-	UT_CHECK(secs >= 1.4, "NO_WAKEUP woke the reader after %.2fs", secs);
-	UT_CHECK_EQ(poll_with_other_process(rb, "/sys/fs/bpf/xforce", 10000, &secs), 2);
-	UT_CHECK(secs < 5.0, "FORCE_WAKEUP woke the reader after %.2fs", secs);
-	ring_buffer__free(rb);
-	free(c);
-	close(plain), close(quiet), close(force), close(map);
 }
 
 /* ---- several producers ---- */

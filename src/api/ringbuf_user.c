@@ -19,7 +19,6 @@
 #include <bpf/libbpf.h>
 #include "maps/evfd.h"
 #include "maps/map.h"
-#include "maps/rb_wake.h"
 #include "maps/ringbuf.h"
 
 /*
@@ -78,8 +77,7 @@ struct ring {
 	uint64_t seen;		/* when a look first left records waiting, 0: none */
 	int fast;		/* the stream is fast: see look() */
 	int map_fd;
-	struct ub_evfd *ev;	/* wake-ups from producers of this process */
-	struct ub_rbw w;	/* ... and of other processes (maps/rb_wake.h) */
+	struct ub_evfd *ev;
 	/* TSan only: the map (held) and its producer view's addresses (UB_RB_TSAN above) */
 	struct ub_map *tsan_map;
 	uint64_t *tsan_cons;
@@ -120,7 +118,6 @@ static int opts_valid(const void *opts, size_t known)
 
 static void ring_free(struct ring_buffer *rb, struct ring *r)
 {
-	ub_rbw_leave(&r->w);	/* its slot is in the consumer page */
 	if (r->consumer_pos)
 		munmap(r->consumer_pos, rb->page_size);
 	if (r->producer_pos)
@@ -149,10 +146,6 @@ static int ring_map(struct ring_buffer *rb, struct ring *r, uint32_t max_entries
 	r->ev = ub_evfd_get(r->map_fd);
 	if (!r->ev)
 		return -errno;
-	/* Without a slot or a socket this reader is woken by this process's producers only
-	 * (and sees the others' records at its next look), as before ub_rbw existed. */
-	if (ub_rbw_join(&r->w, r->consumer_pos, r->ev->dev, r->ev->ino))
-		r->w = (struct ub_rbw){ .slot = -1, .fd = -1 };
 #ifdef UB_RB_TSAN
 	r->tsan_map = ub_map_get(r->map_fd);
 	if (r->tsan_map && ub_ringbuf_producer_view(r->tsan_map, &r->tsan_cons, &r->tsan_data))
@@ -168,7 +161,7 @@ static int grow(struct ring_buffer *rb)
 	if (!tmp)
 		return -ENOMEM;
 	rb->rings = tmp;
-	tmp = realloc(rb->events, 2 * (rb->ring_cnt + 1) * sizeof(*rb->events));
+	tmp = realloc(rb->events, (rb->ring_cnt + 1) * sizeof(*rb->events));
 	if (!tmp)
 		return -ENOMEM;
 	rb->events = tmp;
@@ -191,19 +184,16 @@ int ring_buffer__add(struct ring_buffer *rb, int map_fd, ring_buffer_sample_fn s
 	if (!r)
 		return rb_err(-ENOMEM);
 	*r = (struct ring){ .sample_cb = sample_cb, .ctx = ctx, .map_fd = map_fd,
-			    .w = { .slot = -1, .fd = -1 },
 			    .mask = info.max_entries - 1,
 			    .keep = info.max_entries / 4 < UB_RB_KEEP ? info.max_entries / 4 :
 									 UB_RB_KEEP };
 	err = ring_map(rb, r, info.max_entries);
-	/* Two fds per ring in the epoll set; an event's u32 is 2 * ring index + which. */
-	for (int k = 0; k < 2 && !err; k++) {
-		int fd = k ? r->w.fd : r->ev->fd;
-		struct epoll_event e = { .events = EPOLLIN,
-					 .data.u32 = 2 * (uint32_t)rb->ring_cnt + (uint32_t)k };
-		if (fd >= 0 && epoll_ctl(rb->epoll_fd, EPOLL_CTL_ADD, fd, &e) < 0)
-			err = -errno;
-	}
+	struct epoll_event *e = &rb->events[rb->ring_cnt];
+	memset(e, 0, sizeof(*e));
+	e->events = EPOLLIN;
+	e->data.fd = rb->ring_cnt;
+	if (!err && epoll_ctl(rb->epoll_fd, EPOLL_CTL_ADD, r->ev->fd, e) < 0)
+		err = -errno;
 	if (err) {
 		ring_free(rb, r);
 		return rb_err(err);
@@ -315,19 +305,6 @@ static int ready(const struct ring *r, uint64_t cons)
 	       !(hdr_len_at(r, cons) & BPF_RINGBUF_BUSY_BIT);
 }
 
-/* The reader protocol of maps/evfd.h, for producers of this process and of others. */
-static void reader_awake(struct ring *r)
-{
-	ub_evfd_awake(r->ev);
-	ub_rbw_awake(&r->w);
-}
-
-static void reader_sleep(struct ring *r)
-{
-	ub_rbw_sleep(&r->w);
-	ub_evfd_sleep(r->ev);	/* its fence orders both before the last look */
-}
-
 /*
  * Every committed record of r, with the reader protocol of maps/evfd.h around it. With
  * `drain` 0 (a poll that found data by looking, see spin_for_data) one pass only, which
@@ -341,10 +318,10 @@ static int64_t process_ring(struct ring *r, int drain, int keep)
 	uint64_t cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
 	int64_t cnt = 0;
 
-	reader_awake(r);
+	ub_evfd_awake(r->ev);
 	for (;;) {
 		int64_t n = process_batch(r, &cons, drain ? 0 : keep);
-		reader_sleep(r);
+		ub_evfd_sleep(r->ev);
 		if (n < 0) {
 			ub_evfd_signal(r->ev);	/* records remain: the next poll sees them, as
 						 * the kernel's level-triggered map poll would */
@@ -359,7 +336,7 @@ static int64_t process_ring(struct ring *r, int drain, int keep)
 		 */
 		if (!ready(r, cons))
 			return cnt;
-		reader_awake(r);
+		ub_evfd_awake(r->ev);
 	}
 }
 
@@ -396,7 +373,7 @@ static void cpu_relax(void)
 static void set_awake(struct ring_buffer *rb, int awake)
 {
 	for (int i = 0; i < rb->ring_cnt; i++)
-		(awake ? reader_awake : reader_sleep)(rb->rings[i]);
+		(awake ? ub_evfd_awake : ub_evfd_sleep)(rb->rings[i]->ev);
 }
 
 static uint64_t now_ns(void)
@@ -495,16 +472,12 @@ int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms)
 	if (res)
 		return res < 0 ? rb_err((int)res) : res > INT_MAX ? INT_MAX : (int)res;
 	rb->active = 0;
-	int cnt = epoll_wait(rb->epoll_fd, rb->events, 2 * rb->ring_cnt, timeout_ms);
+	int cnt = epoll_wait(rb->epoll_fd, rb->events, rb->ring_cnt, timeout_ms);
 	if (cnt < 0)
 		return rb_err(-errno);
 	for (int i = 0; i < cnt; i++) {
-		struct ring *r = rb->rings[rb->events[i].data.u32 / 2];
-		if (rb->events[i].data.u32 % 2)
-			ub_rbw_take(&r->w);
-		else
-			ub_evfd_take(r->ev);
-		int64_t err = process_ring(r, 1, 0);
+		ub_evfd_take(rb->rings[rb->events[i].data.fd]->ev);
+		int64_t err = process_ring(rb->rings[rb->events[i].data.fd], 1, 0);
 		if (err < 0)
 			return rb_err((int)err);
 		res += err;
