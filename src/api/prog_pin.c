@@ -421,11 +421,18 @@ int ub_pin_parse(struct ub_pin_file *f)
 	return 0;
 }
 
-const char *ub_pin_license(const struct ub_pin_file *f)
+int ub_pin_prog_load(const struct ub_pin_file *f, const int *fd_array, char *log,
+		     size_t logsz)
 {
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = log ? logsz : 0,
+		    .log_level = log ? 1 : 0, .kern_version = f->h.kern_version,
+		    .expected_attach_type = f->h.expected_attach_type,
+		    .fd_array = f->h.nr_maps ? fd_array : NULL);
 	/* Only gpl_compatible is kept (as the kernel keeps of a licence); uebpf does not
 	 * restrict helpers by licence, so this changes what info reports, nothing else. */
-	return f->h.flags & UB_PIN_F_GPL ? "GPL" : "Proprietary";
+	const char *license = f->h.flags & UB_PIN_F_GPL ? "GPL" : "Proprietary";
+
+	return bpf_prog_load(f->h.prog_type, f->h.name, license, f->insns, f->h.insn_cnt, &o);
 }
 
 /* Opens the maps (fds[], closed by the caller) and puts their fds into the lddw's. */
@@ -464,12 +471,7 @@ static int pf_load(struct ub_pin_file *f, const int *fds)
 {
 	const size_t logsz = 1 << 16;
 	char *log = calloc(1, logsz);
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = log ? logsz : 0,
-		    .log_level = log ? 1 : 0, .kern_version = f->h.kern_version,
-		    .expected_attach_type = f->h.expected_attach_type,
-		    .fd_array = f->h.nr_maps ? fds : NULL);
-	int fd = bpf_prog_load(f->h.prog_type, f->h.name, ub_pin_license(f), f->insns,
-			       f->h.insn_cnt, &o);
+	int fd = ub_pin_prog_load(f, fds, log, logsz);
 
 	if (fd < 0) {
 		int err = errno;

@@ -71,8 +71,10 @@ struct ub_pin_file {
 int ub_pin_parse(struct ub_pin_file *f);
 /* The string at off in f's table, or NULL when off is out of it. */
 const char *ub_pin_str(const struct ub_pin_file *f, uint32_t off);
-/* The licence to load f's program with: what keeps its gpl_compatible as it was. */
-const char *ub_pin_license(const struct ub_pin_file *f);
+/* bpf_prog_load() of f's program as it was pinned (type, name, expected attach type,
+ * licence, kern_version; fd_array when given), its verifier log into log. fd or -1. */
+int ub_pin_prog_load(const struct ub_pin_file *f, const int *fd_array, char *log,
+		     size_t logsz);
 
 /* Writes the program behind prog_fd at real (user_path is the path as the caller gave it,
  * the base of the PATH.maps/ names stored in the file), with the file mode `mode`. */

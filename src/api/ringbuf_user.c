@@ -307,8 +307,9 @@ static int ready(const struct ring *r, uint64_t cons)
 
 /*
  * Every committed record of r, with the reader protocol of maps/evfd.h around it. With
- * `drain` 0 (a poll that found data by looking, see spin_for_data) one pass only, which
- * leaves the last `keep` bytes the producer published for a later look: those are the
+ * `drain` 0 (a poll that found data by looking, see spin_for_data) one pass only; with
+ * `keep` set (drain 0 only) that pass leaves the last r->keep bytes the producer published
+ * for a later look: those are the
  * lines the producer is writing (the record it reserved, the header of the next), and a
  * reader that read them would pull them back and forth between the cores once per record.
  * Records left behind are safe: a reader about to sleep drains with keep 0 first.
@@ -320,7 +321,7 @@ static int64_t process_ring(struct ring *r, int drain, int keep)
 
 	ub_evfd_awake(r->ev);
 	for (;;) {
-		int64_t n = process_batch(r, &cons, drain ? 0 : keep);
+		int64_t n = process_batch(r, &cons, keep);
 		ub_evfd_sleep(r->ev);
 		if (n < 0) {
 			ub_evfd_signal(r->ev);	/* records remain: the next poll sees them, as
@@ -340,12 +341,12 @@ static int64_t process_ring(struct ring *r, int drain, int keep)
 	}
 }
 
-static int64_t process_all(struct ring_buffer *rb, int drain, int keep)
+static int64_t process_all(struct ring_buffer *rb, int drain)
 {
 	int64_t res = 0;
 
 	for (int i = 0; i < rb->ring_cnt; i++) {
-		int64_t err = process_ring(rb->rings[i], drain, keep);
+		int64_t err = process_ring(rb->rings[i], drain, 0);
 		if (err < 0)
 			return err;
 		res += err;
@@ -449,12 +450,12 @@ static int64_t spin_for_data(struct ring_buffer *rb, int looks)
 	set_awake(rb, 0);
 	for (int i = 0; i < rb->ring_cnt; i++)
 		rb->rings[i]->seen = 0;
-	return any_ready(rb) ? process_all(rb, 0, 0) : 0;
+	return any_ready(rb) ? process_all(rb, 0) : 0;
 }
 
 int ring_buffer__consume(struct ring_buffer *rb)
 {
-	int64_t res = process_all(rb, 1, 0);
+	int64_t res = process_all(rb, 1);
 
 	if (res < 0)
 		return rb_err((int)res);

@@ -305,11 +305,7 @@ static int pf_load(struct ub_pin_file *f, const char *path, int quiet)
 {
 	const size_t logsz = 1 << 16;
 	char *log = calloc(1, logsz);
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = log ? logsz : 0,
-		    .log_level = log ? 1 : 0, .kern_version = f->h.kern_version,
-		    .expected_attach_type = f->h.expected_attach_type);
-	int fd = bpf_prog_load(f->h.prog_type, f->h.name, ub_pin_license(f), f->insns,
-			       f->h.insn_cnt, &o);
+	int fd = ub_pin_prog_load(f, NULL, log, logsz);	/* map fds are in the lddw's */
 
 	if (fd < 0 && !quiet)
 		cli_err_log(log, "%s: loading the pinned program failed: %s", path,
