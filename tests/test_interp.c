@@ -1040,3 +1040,134 @@ UT_TEST(fused_add_and_branch)
 	};
 	EXPECT_R0(gmid, 99);
 }
+
+/*
+ * Pair superinstructions (trusted mode): two ALU operations on one dst, a load then an
+ * ALU operation on the loaded register, a load then one using it as source. Values by
+ * hand; checked mode (never fused) runs the same programs through EXPECT_R0.
+ */
+UT_TEST(fused_alu_pairs_and_loads)
+{
+	/* The second operation's source is the dst: it must see the first's result,
+	 * (3 + 4) * 7 = 49 (reading it early would give 7 * 3 = 21). r1 is set by lddw,
+	 * which fuses with nothing, so the add and the mul run as one pair. */
+	struct bpf_insn alias[] = {
+		LDDW(1, 3), ALU64_K(ADD, 1, 4), ALU64_X(MUL, 1, 1), MOV64_X(0, 1), EXIT,
+	};
+	EXPECT_R0(alias, 49);
+	/* mov then an op whose source is the moved-to register: r1 = 5, r1 += r1 = 10. */
+	struct bpf_insn movself[] = {
+		MOV64_K(2, 5), MOV64_X(1, 2), ALU64_X(ADD, 1, 1), MOV64_X(0, 1), EXIT,
+	};
+	EXPECT_R0(movself, 10);
+	/* arsh then rsh on one dst: -256 s>> 4 = -16 = 0xff..f0, >> 60 = 0xf. */
+	struct bpf_insn shifts[] = {
+		MOV64_K(0, -256), ALU64_K(ARSH, 0, 4), ALU64_K(RSH, 0, 60), EXIT,
+	};
+	EXPECT_R0(shifts, 0xf);
+
+	uint8_t ctx[8] = { 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0 };
+	/* Load then shift the loaded register: 0x12 << 8 = 0x1200; then load a u16
+	 * (little-endian 0x7856) and add it to itself: 0xf0ac. Sum 0x102ac. */
+	struct bpf_insn ldalu[] = {
+		LDX(B, 2, 1, 0), ALU64_K(LSH, 2, 8),
+		LDX(H, 3, 1, 2), ALU64_X(ADD, 3, 3),
+		MOV64_X(0, 2), ALU64_X(ADD, 0, 3), EXIT,
+	};
+	EXPECT_R0(ldalu, 0x102ac, .ctx = ctx, .ctx_size = sizeof(ctx));
+	/* Load then use it as source: 100 ^ 0x34 = 0x50. Then a load whose base is the
+	 * next operation's dst: r6 = ctx + 0; r7 = *(u8 *)(r6 + 0) = 0x12; r6 += r7 moves the
+	 * pointer by 0x12 after the load read through the old one: r6 - r8 = 0x12. */
+	struct bpf_insn ldsrc[] = {
+		MOV64_K(4, 100), LDX(B, 5, 1, 1), ALU64_X(XOR, 4, 5),
+		MOV64_X(6, 1), MOV64_X(8, 1), LDX(B, 7, 6, 0), ALU64_X(ADD, 6, 7),
+		ALU64_X(SUB, 6, 8), MOV64_X(0, 4), ALU64_K(LSH, 0, 8), ALU64_X(OR, 0, 6), EXIT,
+	};
+	EXPECT_R0(ldsrc, 0x5012, .ctx = ctx, .ctx_size = sizeof(ctx));
+	/* A jump into the second half of a pair runs it alone: r1 = 2, then r1 *= 3 = 6
+	 * (the skipped r1 = 100 would give 300). */
+	struct bpf_insn mid[] = {
+		MOV64_K(1, 2), JA(1), MOV64_K(1, 100), ALU64_K(MUL, 1, 3), MOV64_X(0, 1), EXIT,
+	};
+	EXPECT_R0(mid, 6);
+
+	/* FNV-1a (64-bit) over "foobar", written as clang writes it (see bench/progs/fnv.c):
+	 * the published test vector is 0x85944171f73967e8. */
+	uint8_t foobar[6] = { 'f', 'o', 'o', 'b', 'a', 'r' };
+	struct bpf_insn fnv[] = {
+		LDDW(2, 0xcbf29ce484222325ull), LDDW(5, 0x100000001b3ull),
+		MOV64_K(3, 0),
+		MOV64_X(0, 1), ALU64_X(ADD, 0, 3),	/* 7: r0 = ctx + i */
+		LDX(B, 0, 0, 0),
+		ALU64_X(XOR, 2, 0), ALU64_X(MUL, 2, 5),
+		ALU64_K(ADD, 3, 1), JMP_K(JNE, 3, 6, -7),	/* to 7 */
+		MOV64_X(0, 2), EXIT,
+	};
+	EXPECT_R0(fnv, 0x85944171f73967e8ull, .ctx = foobar, .ctx_size = sizeof(foobar));
+}
+
+/*
+ * Every pair the fast interpreter fuses, against checked mode (which runs them one by
+ * one): each ALU operation then each other on one dst, in all four K/X forms, with the
+ * second source both another register and the dst itself; each load size then each ALU
+ * operation on the loaded register, and each load then each operation using it.
+ */
+UT_TEST(fused_pairs_match_checked_mode)
+{
+	static const uint8_t ops[] = { BPF_ADD, BPF_SUB, BPF_MUL, BPF_OR, BPF_AND, BPF_XOR,
+				       BPF_LSH, BPF_RSH, BPF_ARSH, BPF_MOV };
+	static const uint8_t sizes[] = { BPF_B, BPF_H, BPF_W, BPF_DW };
+	uint8_t ctx[8] = { 0x81, 0x92, 0xa3, 0xb4, 0xc5, 0xd6, 0xe7, 0xf8 };
+	int compared = 0;
+
+	for (unsigned a = 0; a < N(ops); a++)
+		for (unsigned b = 0; b < N(ops); b++)
+			for (int form = 0; form < 8; form++) {
+				uint8_t sa = form & 1 ? BPF_X : BPF_K, sb = form & 2 ? BPF_X : BPF_K;
+				uint8_t bsrc = form & 4 ? 1 : 3;
+				struct bpf_insn p[] = {
+					LDDW(1, 0xfedcba9876543210ull), LDDW(2, 0x0123456789abcdefull),
+					MOV64_K(3, 13),
+					sa == BPF_X ? I(BPF_ALU64 | ops[a] | sa, 1, 2, 0, 0)
+						    : I(BPF_ALU64 | ops[a] | sa, 1, 0, 0, -7),
+					sb == BPF_X ? I(BPF_ALU64 | ops[b] | sb, 1, bsrc, 0, 0)
+						    : I(BPF_ALU64 | ops[b] | sb, 1, 0, 0, 29),
+					MOV64_X(0, 1), ALU64_K(RSH, 0, 32), ALU64_X(XOR, 0, 1), EXIT,
+				};
+				if (sb == BPF_K && bsrc == 1)
+					continue;	/* K forms have no source */
+				struct res c = RUN(p), f = RUN(p, .flags = UEBPF_PROG_F_TRUSTED);
+				UT_CHECK(!c.load && !c.run && !f.load && !f.run && c.r0 == f.r0,
+					 "ops %#x %#x form %d: checked %d/%d 0x%" PRIx64 ", trusted %d/%d 0x%"
+					 PRIx64 " %s%s", ops[a], ops[b], form, c.load, c.run, c.r0, f.load,
+					 f.run, f.r0, c.log, c.err);
+				compared++;
+			}
+	for (unsigned z = 0; z < N(sizes); z++)
+		for (unsigned b = 0; b + 1 < N(ops); b++)	/* all but mov */
+			for (int form = 0; form < 3; form++) {
+				/* 0: r2 op= 13 after loading r2; 1: r2 op= r2; 2: r4 op= r2 */
+				uint8_t cls = form ? BPF_X : BPF_K, dst = form == 2 ? 4 : 2;
+				struct bpf_insn p[] = {
+					LDDW(4, 0x0f0f0f0f12345678ull),
+					I(BPF_LDX | BPF_MEM | sizes[z], 2, 1, 0, 0),
+					I(BPF_ALU64 | ops[b] | cls, dst, 2, 0, 13),
+					MOV64_X(0, 4), ALU64_X(XOR, 0, 2), MOV64_X(3, 0),
+					ALU64_K(RSH, 3, 32), ALU64_X(XOR, 0, 3), EXIT,
+				};
+				if (!form)
+					p[3].src_reg = 0;
+				else
+					p[3].imm = 0;
+				struct res c = RUN(p, .ctx = ctx, .ctx_size = sizeof(ctx));
+				struct res f = RUN(p, .flags = UEBPF_PROG_F_TRUSTED, .ctx = ctx,
+						   .ctx_size = sizeof(ctx));
+				UT_CHECK(!c.load && !c.run && !f.load && !f.run && c.r0 == f.r0,
+					 "load %#x op %#x form %d: checked %d/%d 0x%" PRIx64
+					 ", trusted %d/%d 0x%" PRIx64 " %s%s%s", sizes[z], ops[b], form,
+					 c.load, c.run, c.r0, f.load, f.run, f.r0, c.log, c.err, f.err);
+				compared++;
+			}
+	/* 10 x 10 x 6 ALU pairs, 4 x 9 x 3 load pairs */
+	UT_CHECK_EQ(compared, 708);
+}
