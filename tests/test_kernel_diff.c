@@ -137,15 +137,21 @@ static enum uebpf_engine diff_engine(void)
 	return e && !strcmp(e, "jit") ? UEBPF_ENGINE_JIT : UEBPF_ENGINE_INTERP;
 }
 
-static int ub_load(const struct bpf_insn *p, size_t n, struct uebpf_prog **prog, char *log,
-		   size_t log_size)
+static int ub_load_flags(const struct bpf_insn *p, size_t n, struct uebpf_prog **prog,
+			 char *log, size_t log_size, uint32_t flags)
 {
 	struct uebpf_prog_opts o = { .sz = sizeof(o), .engine = diff_engine(),
-				     .flags = UEBPF_PROG_F_CHECKED, .log_buf = log,
+				     .flags = flags, .log_buf = log,
 				     .log_size = log_size };
 	if (log)
 		log[0] = 0;
 	return uebpf_prog_new(p, n, &o, prog);
+}
+
+static int ub_load(const struct bpf_insn *p, size_t n, struct uebpf_prog **prog, char *log,
+		   size_t log_size)
+{
+	return ub_load_flags(p, n, prog, log, log_size, UEBPF_PROG_F_CHECKED);
 }
 
 static int ub_run(struct uebpf_prog *prog, uint64_t *retval, char *err, size_t err_size)
@@ -424,6 +430,7 @@ enum verdict { V_SAME, V_DIFF, V_KERN_REJECT, V_KERN_ERR, V_UB_ERR };
 struct outcome {
 	uint32_t kern;
 	uint64_t ub;
+	uint64_t ub_trusted;	/* the same program run trusted: no checks, superinstructions */
 	int err;
 };
 
@@ -451,9 +458,16 @@ static enum verdict compare(const struct bpf_insn *p, size_t n, struct outcome *
 	if (!o->err)
 		o->err = ub_run(prog, &o->ub, err, sizeof(err));
 	uebpf_prog_free(prog);
+	prog = NULL;
+	/* The kernel's verifier accepted it, so it may also run trusted (fast mode). */
+	if (!o->err)
+		o->err = ub_load_flags(p, n, &prog, NULL, 0, UEBPF_PROG_F_TRUSTED);
+	if (!o->err)
+		o->err = ub_run(prog, &o->ub_trusted, err, sizeof(err));
+	uebpf_prog_free(prog);
 	if (o->err)
 		return V_UB_ERR;
-	return (uint32_t)o->ub == o->kern ? V_SAME : V_DIFF;
+	return (uint32_t)o->ub == o->kern && (uint32_t)o->ub_trusted == o->kern ? V_SAME : V_DIFF;
 }
 
 static void dump_prog(const struct bpf_insn *p, size_t n, size_t lo, size_t hi)
@@ -558,15 +572,16 @@ static void show_mismatch(struct gen *g, const struct outcome *o)
 	struct bpf_insn small[MAX_INSNS];
 	struct outcome so;
 
-	fprintf(stderr, "  mismatch: kernel 0x%08x, uebpf 0x%08x (r0 0x%016llx); program "
-		"(index: code src|dst off imm; ~ marks the prologue and the fold):\n",
-		o->kern, (uint32_t)o->ub, (unsigned long long)o->ub);
+	fprintf(stderr, "  mismatch: kernel 0x%08x, uebpf 0x%08x (r0 0x%016llx), trusted 0x%08x; "
+		"program (index: code src|dst off imm; ~ marks the prologue and the fold):\n",
+		o->kern, (uint32_t)o->ub, (unsigned long long)o->ub, (uint32_t)o->ub_trusted);
 	dump_prog(g->p, g->n, g->body_lo, g->body_hi);
 	memcpy(small, g->p, g->n * sizeof(small[0]));
 	shrink(small, g->n, g->body_lo, g->body_hi);
 	compare(small, g->n, &so);
-	fprintf(stderr, "  shrunk (no-ops left out; kernel 0x%08x, uebpf 0x%08x, r0 0x%016llx):\n",
-		so.kern, (uint32_t)so.ub, (unsigned long long)so.ub);
+	fprintf(stderr, "  shrunk (no-ops left out; kernel 0x%08x, uebpf 0x%08x, r0 0x%016llx, "
+		"trusted 0x%08x):\n", so.kern, (uint32_t)so.ub, (unsigned long long)so.ub,
+		(uint32_t)so.ub_trusted);
 	dump_live(small, g->n, g->body_hi);
 }
 
