@@ -1042,15 +1042,15 @@ UT_TEST(fused_add_and_branch)
 }
 
 /*
- * Neighbouring instructions that a fast interpreter may run as one handler (trusted mode
- * fuses `rD = rS; rD op= x`): two ALU operations on one dst, a load then an ALU operation
- * on the loaded register, a load then one using it as source. Values by hand; checked
- * mode (never fused) runs the same programs through EXPECT_R0.
+ * Pair superinstructions (trusted mode): two ALU operations on one dst, a load then an
+ * ALU operation on the loaded register, a load then one using it as source. Values by
+ * hand; checked mode (never fused) runs the same programs through EXPECT_R0.
  */
 UT_TEST(fused_alu_pairs_and_loads)
 {
 	/* The second operation's source is the dst: it must see the first's result,
-	 * (3 + 4) * 7 = 49 (reading it early would give 7 * 3 = 21). */
+	 * (3 + 4) * 7 = 49 (reading it early would give 7 * 3 = 21). r1 is set by lddw,
+	 * which fuses with nothing, so the add and the mul run as one pair. */
 	struct bpf_insn alias[] = {
 		LDDW(1, 3), ALU64_K(ADD, 1, 4), ALU64_X(MUL, 1, 1), MOV64_X(0, 1), EXIT,
 	};
@@ -1107,11 +1107,10 @@ UT_TEST(fused_alu_pairs_and_loads)
 }
 
 /*
- * Pairs of neighbouring instructions in trusted mode against checked mode (which never
- * fuses): each ALU operation then each other on one dst, in all four K/X forms, with the
+ * Every pair the fast interpreter fuses, against checked mode (which runs them one by
+ * one): each ALU operation then each other on one dst, in all four K/X forms, with the
  * second source both another register and the dst itself; each load size then each ALU
- * operation on the loaded register, and each load then each operation using it. (A pair
- * superinstruction for all of these was measured and not kept: docs/internals.md.)
+ * operation on the loaded register, and each load then each operation using it.
  */
 UT_TEST(fused_pairs_match_checked_mode)
 {

@@ -83,41 +83,104 @@ static const void *addj_at(const struct bpf_insn *insns, size_t cnt, size_t i,
 	return tbl[op];
 }
 
-/*
- * Superinstructions: slot i runs `mov d, s` and slot i + 1's `d op= x` together when the
- * second operand is not d; `d += imm` and a conditional jump on d together; the three
- * (`mov`, `add`, jump) together, the longest match winning; a conditional jump and the
- * `goto` after it together. The slots inside a fused group
- * keep their own handlers, so a jump into the middle of one still works.
- */
-static void fuse(struct ub_tslot *code, const struct bpf_insn *insns, size_t cnt,
-		 const struct ub_interp_tables *t)
+/* Where each operation sits in the pair tables (vm.h): 0 when it does not fuse there. */
+#define FI_MAP(n) [UB_OP_##n##64_K] = UB_FI_##n##_K, [UB_OP_##n##64_X] = UB_FI_##n##_X,
+#define SI_MAP(n) [UB_OP_##n##64_K] = UB_SI_##n##_K, [UB_OP_##n##64_X] = UB_SI_##n##_X,
+#define LI_MAP(n, T) [UB_OP_##n] = UB_LI_##n,
+static const uint8_t first_idx[UB_OP__COUNT] = { UB_FUSABLE_FIRST(FI_MAP) };
+static const uint8_t second_idx[UB_OP__COUNT] = { UB_FUSABLE(SI_MAP) };
+static const uint8_t ldx_idx[UB_OP__COUNT] = { UB_FUSABLE_LDX(LI_MAP) };
+#undef FI_MAP
+#undef SI_MAP
+#undef LI_MAP
+
+/* A handler that can start at slot i: how many instructions it runs, ending in a jump? */
+struct cand {
+	const void *lbl;
+	unsigned len;
+	int ends;	/* control does not fall through to i + len */
+};
+
+/* The superinstructions that can start at insns[i], at most UB_MAX_CANDS, into c. */
+#define UB_MAX_CANDS 4
+static unsigned cands_at(const struct bpf_insn *insns, size_t cnt, size_t i,
+			 const struct ub_interp_tables *t, struct cand *c)
 {
-	for (size_t i = 0; i < cnt; i++) {
-		const void *j = addj_at(insns, cnt, i, t->addj);
-		if (j) {
-			code[i].lbl = j;
+	unsigned n = 0;
+	const void *l;
+
+	if (i + 1 >= cnt)
+		return 0;
+	const struct bpf_insn *a = &insns[i], *b = &insns[i + 1];
+	int opa = ub_isa_lookup(a), opb = ub_isa_lookup(b);
+	if (opa < 0 || opb < 0)
+		return 0;
+	if ((l = addj_at(insns, cnt, i, t->addj)))	/* add; jump */
+		c[n++] = (struct cand){ l, 2, 1 };
+	if (t->jccja[opa] && opb == UB_OP_JA)		/* jump; goto */
+		c[n++] = (struct cand){ t->jccja[opa], 2, 1 };
+	if (opa == UB_OP_MOV64_X && a->dst_reg != a->src_reg && b->dst_reg == a->dst_reg &&
+	    (l = addj_at(insns, cnt, i + 1, t->maddj)))	/* mov; add; jump */
+		c[n++] = (struct cand){ l, 3, 1 };
+	unsigned si = second_idx[opb];
+	if (!si)
+		return n;
+	if (first_idx[opa] && b->dst_reg == a->dst_reg)	/* two ALU operations on one dst */
+		c[n++] = (struct cand){ t->alu2[first_idx[opa] * UB_SI_COUNT + si], 2, 0 };
+	if (ldx_idx[opa] && b->dst_reg == a->dst_reg)	/* load; ALU on it */
+		c[n++] = (struct cand){ t->ldalu[ldx_idx[opa] * UB_SI_COUNT + si], 2, 0 };
+	else if (ldx_idx[opa] && BPF_SRC(b->code) == BPF_X && b->src_reg == a->dst_reg)
+		c[n++] = (struct cand){ t->ldsrc[ldx_idx[opa] * UB_SI_COUNT + si], 2, 0 };
+	return n;
+}
+
+/* Does control leave insns[i] other than to the next instruction (a jump or an exit)? */
+static int ends_block(const struct bpf_insn *in)
+{
+	uint8_t cls = BPF_CLASS(in->code);
+
+	return (cls == BPF_JMP || cls == BPF_JMP32) && BPF_OP(in->code) != BPF_CALL;
+}
+
+/*
+ * Superinstructions (fast mode): slot i may run a group of instructions starting there as
+ * one handler (cands_at). The groups are chosen to need the fewest dispatches along
+ * each straight run of code: cost[i] is the number of handlers from slot i to the next
+ * jump, computed backwards, and slot i takes the group with the smallest 1 + cost after
+ * it. On a tie a group wins over a single instruction, and the last-listed group over
+ * earlier ones (measured on bench/progs: csum 8% faster than with the opposite rule, fnv
+ * 3%, loop and parse the same). Slots inside a group keep their own handlers, so a jump
+ * into the middle of one still works.
+ */
+static int fuse(struct ub_tslot *code, const struct bpf_insn *insns, size_t cnt,
+		const struct ub_interp_tables *t)
+{
+	unsigned *cost = calloc(cnt + 3, sizeof(*cost));
+
+	if (!cost)
+		return -ENOMEM;
+	for (size_t i = cnt; i-- > 0;) {
+		struct cand c[UB_MAX_CANDS];
+		int op = ub_isa_lookup(&insns[i]);
+
+		if (op < 0) {	/* the second half of an lddw: never a handler of its own */
+			cost[i] = cost[i + 1];
 			continue;
 		}
-		if (i + 1 >= cnt)
-			break;
-		int cur = ub_isa_lookup(&insns[i]);
-		if (cur >= 0 && t->jccja[cur] && ub_isa_lookup(&insns[i + 1]) == UB_OP_JA) {
-			code[i].lbl = t->jccja[cur];
-			continue;
+		unsigned len = ub_ops[op].fmt == UB_FMT_LDDW ? 2 : 1;
+		unsigned n = cands_at(insns, cnt, i, t, c);
+
+		cost[i] = 1 + (ends_block(&insns[i]) ? 0 : cost[i + len]);
+		for (unsigned k = 0; k < n; k++) {
+			unsigned ck = 1 + (c[k].ends ? 0 : cost[i + c[k].len]);
+			if (c[k].lbl && ck <= cost[i]) {
+				cost[i] = ck;
+				code[i].lbl = c[k].lbl;
+			}
 		}
-		const struct bpf_insn *a = &insns[i], *b = &insns[i + 1];
-		if (ub_isa_lookup(a) != UB_OP_MOV64_X || a->dst_reg == a->src_reg ||
-		    b->dst_reg != a->dst_reg)
-			continue;
-		int op = ub_isa_lookup(&insns[i + 1]);
-		const void *m = addj_at(insns, cnt, i + 1, t->maddj);
-		if (m)
-			code[i].lbl = m;
-		else if (op >= 0 && t->fused[op] &&
-			 !(BPF_SRC(b->code) == BPF_X && b->src_reg == a->dst_reg))
-			code[i].lbl = t->fused[op];
 	}
+	free(cost);
+	return 0;
 }
 
 int ub_interp_prepare(struct uebpf_prog *prog, int checked, struct ub_log *log)
@@ -143,8 +206,10 @@ int ub_interp_prepare(struct uebpf_prog *prog, int checked, struct ub_log *log)
 						     .imm = prog->insns[i].imm };
 		}
 	}
-	if (!checked)
-		fuse(code, prog->insns, prog->cnt, &t);
+	if (!checked && fuse(code, prog->insns, prog->cnt, &t)) {
+		free(code);
+		return -ENOMEM;
+	}
 	free(prog->code);
 	prog->code = code;
 	(void)log;

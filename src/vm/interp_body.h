@@ -98,13 +98,26 @@ int UB_INTERP_FN(struct ub_run *run, const struct ub_tslot *start, const uint64_
 		[UB_LBL_LDDW_HI] = &&L_LDDW_HI,
 		[UB_LBL_TAIL_CALL] = &&L_TAIL_CALL,
 	};
-	/* Superinstructions (fast mode): `mov dst, src` then `dst op= x` as one handler. */
-	static const void *const fused[UB_OP__COUNT] = {
-#define FUSED_LBL(name, expr) [UB_OP_##name##64_K] = &&F_##name##64_K, \
-			      [UB_OP_##name##64_X] = &&F_##name##64_X,
-		UB_FUSABLE(FUSED_LBL)
-#undef FUSED_LBL
-	};
+#if !UB_CHECKED
+	/* Superinstructions (fast mode only, as checked mode counts each instruction). */
+#define ALU2_TIN(b, a, ka) [UB_SI_##b##_K] = &&P_##a##_##ka##_##b##_K, \
+			   [UB_SI_##b##_X] = &&P_##a##_##ka##_##b##_X,
+#define ALU2_TOUT(a) [UB_FI_##a##_K] = { UB_FUSABLE_IN(ALU2_TIN, a, K) }, \
+		     [UB_FI_##a##_X] = { UB_FUSABLE_IN(ALU2_TIN, a, X) },
+#define LDALU_TIN(b, l) [UB_SI_##b##_K] = &&Q_##l##_##b##_K, [UB_SI_##b##_X] = &&Q_##l##_##b##_X,
+#define LDALU_TOUT(l, T) [UB_LI_##l] = { UB_FUSABLE_IN(LDALU_TIN, l) },
+#define LDSRC_TIN(b, l) [UB_SI_##b##_X] = &&S_##l##_##b,
+#define LDSRC_TOUT(l, T) [UB_LI_##l] = { UB_FUSABLE_IN(LDSRC_TIN, l) },
+	static const void *const alu2[UB_FI_COUNT][UB_SI_COUNT] = { UB_FUSABLE_FIRST(ALU2_TOUT) };
+	static const void *const ldalu[UB_LI_COUNT][UB_SI_COUNT] = { UB_FUSABLE_LDX(LDALU_TOUT) };
+	static const void *const ldsrc[UB_LI_COUNT][UB_SI_COUNT] = { UB_FUSABLE_LDX(LDSRC_TOUT) };
+#undef ALU2_TIN
+#undef ALU2_TOUT
+#undef LDALU_TIN
+#undef LDALU_TOUT
+#undef LDSRC_TIN
+#undef LDSRC_TOUT
+#endif
 	/* ... and `dst += imm` (after a mov or not) then a compare-and-branch on dst. */
 	static const void *const addj[UB_OP__COUNT] = {
 #define ADDJ_LBL(name, expr) [UB_OP_##name##_K] = &&A_##name##_K, [UB_OP_##name##_X] = &&A_##name##_X,
@@ -125,7 +138,11 @@ int UB_INTERP_FN(struct ub_run *run, const struct ub_tslot *start, const uint64_
 	if (!run) {	/* asked for the handler tables, to build threaded code */
 		struct ub_interp_tables *t = (struct ub_interp_tables *)(uintptr_t)r0;
 		t->labels = labels;
-		t->fused = fused;
+#if !UB_CHECKED
+		t->alu2 = &alu2[0][0];
+		t->ldalu = &ldalu[0][0];
+		t->ldsrc = &ldsrc[0][0];
+#endif
 		t->addj = addj;
 		t->maddj = maddj;
 		t->jccja = jccja;
@@ -181,19 +198,49 @@ L_BSWAP16:	REG_DST = __builtin_bswap16((uint16_t)REG_DST); NEXT();
 L_BSWAP32:	REG_DST = __builtin_bswap32((uint32_t)REG_DST); NEXT();
 L_BSWAP64:	REG_DST = __builtin_bswap64(REG_DST); NEXT();
 
+#if !UB_CHECKED
 	/*
-	 * Superinstructions: clang writes three-operand arithmetic as `rD = rS; rD op= x`.
-	 * Fused, the moved value never goes through memory. Built only for fast mode (the
-	 * checked mode counts every instruction against its budget), and only when the
-	 * second instruction's source is not rD itself (see ub_interp_prepare).
+	 * Pair superinstructions. Two ALU operations on one dst: the value stays in a host
+	 * register between them (clang writes `a = b op c` as `a = b; a op= c`, and chains
+	 * like fnv's `h ^= x; h *= p`). A load, then an ALU operation on the loaded register
+	 * or one using it as source. Each result is stored before the second operand is
+	 * read, so a second operand that is the first one's dst sees the new value.
 	 */
-#define FUSED(name, expr) \
-	F_##name##64_K: { uint64_t v_ = REG_SRC, s_ = (uint64_t)(int64_t)pc[1].imm; \
-			  REG_DST = (expr); pc += 2; DISPATCH(); } \
-	F_##name##64_X: { uint64_t v_ = REG_SRC, s_ = reg[pc[1].src]; \
-			  REG_DST = (expr); pc += 2; DISPATCH(); }
-	UB_FUSABLE(FUSED)
-#undef FUSED
+#define P1_K ((uint64_t)IMM)
+#define P1_X REG_SRC
+#define P2_K ((uint64_t)(int64_t)pc[1].imm)
+#define P2_X reg[pc[1].src]
+#define ALU2(a, s1, b, s2) { uint64_t v_ = REG_DST, s_ = s1; (void)v_; v_ = UB_FX_##a; \
+			     REG_DST = v_; s_ = s2; v_ = UB_FX_##b; REG_DST = v_; \
+			     pc += 2; DISPATCH(); }
+#define ALU2_IN(b, a) \
+	P_##a##_K_##b##_K: ALU2(a, P1_K, b, P2_K) P_##a##_K_##b##_X: ALU2(a, P1_K, b, P2_X) \
+	P_##a##_X_##b##_K: ALU2(a, P1_X, b, P2_K) P_##a##_X_##b##_X: ALU2(a, P1_X, b, P2_X)
+#define ALU2_OUT(a) UB_FUSABLE_IN(ALU2_IN, a)
+	UB_FUSABLE_FIRST(ALU2_OUT)
+#define LOAD(T) ({ T m_; memcpy(&m_, PTR(REG_SRC + (int64_t)pc->off), sizeof(T)); (uint64_t)m_; })
+#define LDALU(T, b, s2) { uint64_t v_ = LOAD(T), s_; REG_DST = v_; s_ = s2; v_ = UB_FX_##b; \
+			  REG_DST = v_; pc += 2; DISPATCH(); }
+#define LDSRC(T, b) { uint64_t s_ = LOAD(T), v_; REG_DST = s_; v_ = reg[pc[1].dst]; \
+		      v_ = UB_FX_##b; reg[pc[1].dst] = v_; pc += 2; DISPATCH(); }
+#define LDX2_IN(b, l, T) \
+	Q_##l##_##b##_K: LDALU(T, b, P2_K) Q_##l##_##b##_X: LDALU(T, b, P2_X) \
+	S_##l##_##b: LDSRC(T, b)
+#define LDX2_OUT(l, T) UB_FUSABLE_IN(LDX2_IN, l, T)
+	UB_FUSABLE_LDX(LDX2_OUT)
+#undef P1_K
+#undef P1_X
+#undef P2_K
+#undef P2_X
+#undef ALU2
+#undef ALU2_IN
+#undef ALU2_OUT
+#undef LOAD
+#undef LDALU
+#undef LDSRC
+#undef LDX2_IN
+#undef LDX2_OUT
+#endif
 	/*
 	 * Compare-and-branch superinstructions: the add's result is the compare's left
 	 * operand, so it is used from a register of the host, not reloaded. The right operand

@@ -120,11 +120,39 @@ int ub_prog_create(const struct bpf_insn *insns, size_t insn_cnt,
 		   const struct uebpf_prog_opts *opts, struct ub_map **maps, uint32_t nr_maps,
 		   struct uebpf_prog **progp);
 
-/* The ALU64 operations fused with a preceding register move (superinstructions). */
-#define UB_FUSABLE(X) \
-	X(ADD, v_ + s_) X(SUB, v_ - s_) X(MUL, v_ * s_) X(OR, v_ | s_) X(AND, v_ & s_) \
-	X(XOR, v_ ^ s_) X(LSH, v_ << (s_ & 63)) X(RSH, v_ >> (s_ & 63)) \
-	X(ARSH, (uint64_t)((int64_t)v_ >> (s_ & 63)))
+/*
+ * Superinstructions (fast mode): the 64-bit ALU operations that fuse with a neighbour,
+ * each as an expression of v_ (dst) and s_ (the source operand).
+ */
+#define UB_FX_ADD	v_ + s_
+#define UB_FX_SUB	v_ - s_
+#define UB_FX_MUL	v_ * s_
+#define UB_FX_OR	v_ | s_
+#define UB_FX_AND	v_ & s_
+#define UB_FX_XOR	v_ ^ s_
+#define UB_FX_LSH	v_ << (s_ & 63)
+#define UB_FX_RSH	v_ >> (s_ & 63)
+#define UB_FX_ARSH	(uint64_t)((int64_t)v_ >> (s_ & 63))
+#define UB_FX_MOV	s_
+#define UB_FUSABLE(X) X(ADD) X(SUB) X(MUL) X(OR) X(AND) X(XOR) X(LSH) X(RSH) X(ARSH)
+/* The same list, for the inner level of a nested expansion (a macro does not expand
+ * inside its own expansion), and the first operations of an ALU pair: those and mov. */
+#define UB_FUSABLE_IN(X, ...) X(ADD, __VA_ARGS__) X(SUB, __VA_ARGS__) X(MUL, __VA_ARGS__) \
+	X(OR, __VA_ARGS__) X(AND, __VA_ARGS__) X(XOR, __VA_ARGS__) X(LSH, __VA_ARGS__) \
+	X(RSH, __VA_ARGS__) X(ARSH, __VA_ARGS__)
+#define UB_FUSABLE_FIRST(X) UB_FUSABLE(X) X(MOV)
+/* Loads that fuse with the ALU operation after them: the type in memory. */
+#define UB_FUSABLE_LDX(X) X(LDXB, uint8_t) X(LDXH, uint16_t) X(LDXW, uint32_t) X(LDXDW, uint64_t)
+/* Their indexes in the pair tables below (0: does not fuse there). */
+#define UB_FI_ENUM(n) UB_FI_##n##_K, UB_FI_##n##_X,
+#define UB_SI_ENUM(n) UB_SI_##n##_K, UB_SI_##n##_X,
+#define UB_LI_ENUM(n, T) UB_LI_##n,
+enum { UB_FI_NONE, UB_FUSABLE_FIRST(UB_FI_ENUM) UB_FI_COUNT };
+enum { UB_SI_NONE, UB_FUSABLE(UB_SI_ENUM) UB_SI_COUNT };
+enum { UB_LI_NONE, UB_FUSABLE_LDX(UB_LI_ENUM) UB_LI_COUNT };
+#undef UB_FI_ENUM
+#undef UB_SI_ENUM
+#undef UB_LI_ENUM
 
 /*
  * The 64-bit conditional jumps fused with a preceding `dst += imm` on the same register
@@ -139,7 +167,10 @@ int ub_prog_create(const struct bpf_insn *insns, size_t insn_cnt,
 
 struct ub_interp_tables {
 	const void *const *labels;	/* per operation (and the extra UB_LBL_* handlers) */
-	const void *const *fused;	/* per operation: its handler fused with a mov, or NULL */
+	/* Pairs as one handler, or NULL: [first * UB_SI_COUNT + second] */
+	const void *const *alu2;	/* two ALU operations on one dst (UB_FI_, UB_SI_) */
+	const void *const *ldalu;	/* a load, then an ALU operation on what it loaded */
+	const void *const *ldsrc;	/* a load, then `rD op= rT` on the loaded rT */
 	const void *const *addj;	/* per jump: `dst += imm` and that jump, or NULL */
 	const void *const *maddj;	/* per jump: `dst = src`, `dst += imm` and the jump */
 	const void *const *jccja;	/* per jump: it and a following `goto` (two-way branch) */
