@@ -101,8 +101,8 @@ struct cand {
 	int ends;	/* control does not fall through to i + len */
 };
 
-/* The superinstructions that can start at insns[i], at most UB_MAX_CANDS, into c. */
-#define UB_MAX_CANDS 4
+/* The superinstructions that can start at insns[i], into c: at most one of each kind. */
+#define UB_MAX_CANDS 5
 static unsigned cands_at(const struct bpf_insn *insns, size_t cnt, size_t i,
 			 const struct ub_interp_tables *t, struct cand *c)
 {

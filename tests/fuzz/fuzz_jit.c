@@ -17,9 +17,10 @@
  * What the ISA leaves undefined is made defined first, or the engines would be compared
  * on garbage: a prologue gives r0 and r3-r9 fixed values and zeroes the 512-byte frame
  * (the program's own jumps before its start land in the prologue, the same for both).
- * Registers r1-r5 after a helper call and the frames of local calls are undefined too,
- * and cannot be fixed up from outside: programs with calls run in both engines (under
- * ASan) without being compared. The helpers are deterministic ones of the harness's own.
+ * Registers r1-r5 after a helper call or an LD_ABS/LD_IND (which the kernel treats as a
+ * call: its verifier marks r1-r5 unreadable after one, as uebpf's do_ld_abs does) and the
+ * frames of local calls are undefined too, and cannot be fixed up from outside: programs
+ * with calls or legacy packet loads run in both engines (under ASan) without being compared. The helpers are deterministic ones of the harness's own.
  */
 #include <uebpf/uebpf.h>
 #include "fuzz.h"
@@ -186,15 +187,19 @@ static size_t prologue(struct bpf_insn *p)
 }
 
 /*
- * Programs the engines may rightly disagree on: calls (see above), and programs that
- * read r10 as a value rather than use it as a base address (the stacks of the two
- * engines are at different addresses, so r10's value may reach r0 or memory).
+ * Programs the engines may rightly disagree on: calls and LD_ABS/LD_IND (see above; found
+ * by this target: a program reading r2 after LD_IND got the JIT's clobbered value), and
+ * programs that read r10 as a value rather than use it as a base address (the stacks of
+ * the two engines are at different addresses, so r10's value may reach r0 or memory).
  */
 static int comparable(const struct bpf_insn *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint8_t cls = BPF_CLASS(p[i].code);
 		if (p[i].code == (BPF_JMP | BPF_CALL))
+			return 0;
+		if (cls == BPF_LD && (BPF_MODE(p[i].code) == BPF_ABS ||
+				      BPF_MODE(p[i].code) == BPF_IND))
 			return 0;
 		if ((cls == BPF_ALU || cls == BPF_ALU64 || cls == BPF_JMP || cls == BPF_JMP32) &&
 		    BPF_SRC(p[i].code) == BPF_X && p[i].src_reg == 10)
