@@ -1,7 +1,8 @@
 /*
  * Differential test against the live kernel: random loop-free programs are loaded into
- * the kernel (BPF_PROG_TYPE_XDP, run with BPF_PROG_TEST_RUN) and into uebpf, and the
- * two 32-bit results must agree.
+ * the kernel (BPF_PROG_TYPE_XDP, run with BPF_PROG_TEST_RUN) and into uebpf, checked and
+ * trusted (the fast interpreter with its superinstructions, or the JIT without checks),
+ * and the 32-bit results must all agree.
  *
  * The generator covers ALU and ALU64 (every operation, sdiv/smod, movsx, neg, le/be,
  * bswap), JMP and JMP32 conditional jumps in K and X form, ja and ja32 (gotol), stack
