@@ -155,7 +155,7 @@ static int ends_block(const struct bpf_insn *in)
 static int fuse(struct ub_tslot *code, const struct bpf_insn *insns, size_t cnt,
 		const struct ub_interp_tables *t)
 {
-	unsigned *cost = calloc(cnt + 3, sizeof(*cost));
+	unsigned *cost = calloc(cnt + 1, sizeof(*cost));	/* cost[cnt]: past the end, 0 */
 
 	if (!cost)
 		return -ENOMEM;
@@ -167,7 +167,7 @@ static int fuse(struct ub_tslot *code, const struct bpf_insn *insns, size_t cnt,
 			cost[i] = cost[i + 1];
 			continue;
 		}
-		unsigned len = ub_ops[op].fmt == UB_FMT_LDDW ? 2 : 1;
+		unsigned len = ub_isa_is_lddw(&insns[i]) ? 2 : 1;
 		unsigned n = cands_at(insns, cnt, i, t, c);
 
 		cost[i] = 1 + (ends_block(&insns[i]) ? 0 : cost[i + len]);
