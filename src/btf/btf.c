@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 struct ub_btf {
-	uint8_t *raw;			/* the whole blob (copy) */
+	uint8_t *raw;			/* the whole blob (copy), placed so its types are 4-aligned */
+	uint8_t *mem;			/* raw's allocation */
 	size_t size;
 	const char *strs;		/* string section */
 	uint32_t str_len;
@@ -339,10 +340,14 @@ int ub_btf_parse(const void *data, size_t size, struct ub_btf **out, struct ub_l
 		return err;
 	memcpy(&h, data, sizeof(h));
 	b = calloc(1, sizeof(*b));
-	if (!b || !(b->raw = malloc(size))) {
+	/* The kernel accepts any hdr_len (extra header bytes only have to be zero), which
+	 * can leave the type section unaligned in the caller's buffer; the copy is shifted
+	 * so that the records read through struct btf_type are 4-byte aligned. */
+	if (!b || !(b->mem = malloc(size + 3))) {
 		free(b);
 		return -ENOMEM;
 	}
+	b->raw = b->mem + (4 - h.hdr_len % 4) % 4;
 	memcpy(b->raw, data, size);
 	b->size = size;
 	b->strs = (const char *)b->raw + h.hdr_len + h.str_off;
@@ -368,7 +373,7 @@ void ub_btf_free(struct ub_btf *btf)
 		return;
 	ub_core_index_free(btf->core_idx);
 	free(btf->types);
-	free(btf->raw);
+	free(btf->mem);
 	free(btf);
 }
 
