@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include "maps/evfd.h"
 #include "maps/map.h"
+#include "maps/rb_wake.h"
 #include "maps/ringbuf.h"
 
 /*
@@ -77,7 +78,8 @@ struct ring {
 	uint64_t seen;		/* when a look first left records waiting, 0: none */
 	int fast;		/* the stream is fast: see look() */
 	int map_fd;
-	struct ub_evfd *ev;
+	struct ub_evfd *ev;	/* wake-ups from producers of this process */
+	struct ub_rbw w;	/* ... and of other processes (maps/rb_wake.h) */
 	/* TSan only: the map (held) and its producer view's addresses (UB_RB_TSAN above) */
 	struct ub_map *tsan_map;
 	uint64_t *tsan_cons;
@@ -118,6 +120,7 @@ static int opts_valid(const void *opts, size_t known)
 
 static void ring_free(struct ring_buffer *rb, struct ring *r)
 {
+	ub_rbw_leave(&r->w);	/* its slot is in the consumer page */
 	if (r->consumer_pos)
 		munmap(r->consumer_pos, rb->page_size);
 	if (r->producer_pos)
@@ -146,6 +149,10 @@ static int ring_map(struct ring_buffer *rb, struct ring *r, uint32_t max_entries
 	r->ev = ub_evfd_get(r->map_fd);
 	if (!r->ev)
 		return -errno;
+	/* Without a slot or a socket this reader is woken by this process's producers only
+	 * (and sees the others' records at its next look), as before ub_rbw existed. */
+	if (ub_rbw_join(&r->w, r->consumer_pos, r->ev->dev, r->ev->ino))
+		r->w = (struct ub_rbw){ .slot = -1, .fd = -1 };
 #ifdef UB_RB_TSAN
 	r->tsan_map = ub_map_get(r->map_fd);
 	if (r->tsan_map && ub_ringbuf_producer_view(r->tsan_map, &r->tsan_cons, &r->tsan_data))
@@ -161,7 +168,7 @@ static int grow(struct ring_buffer *rb)
 	if (!tmp)
 		return -ENOMEM;
 	rb->rings = tmp;
-	tmp = realloc(rb->events, (rb->ring_cnt + 1) * sizeof(*rb->events));
+	tmp = realloc(rb->events, 2 * (rb->ring_cnt + 1) * sizeof(*rb->events));
 	if (!tmp)
 		return -ENOMEM;
 	rb->events = tmp;
@@ -184,16 +191,19 @@ int ring_buffer__add(struct ring_buffer *rb, int map_fd, ring_buffer_sample_fn s
 	if (!r)
 		return rb_err(-ENOMEM);
 	*r = (struct ring){ .sample_cb = sample_cb, .ctx = ctx, .map_fd = map_fd,
+			    .w = { .slot = -1, .fd = -1 },
 			    .mask = info.max_entries - 1,
 			    .keep = info.max_entries / 4 < UB_RB_KEEP ? info.max_entries / 4 :
 									 UB_RB_KEEP };
 	err = ring_map(rb, r, info.max_entries);
-	struct epoll_event *e = &rb->events[rb->ring_cnt];
-	memset(e, 0, sizeof(*e));
-	e->events = EPOLLIN;
-	e->data.fd = rb->ring_cnt;
-	if (!err && epoll_ctl(rb->epoll_fd, EPOLL_CTL_ADD, r->ev->fd, e) < 0)
-		err = -errno;
+	/* Two fds per ring in the epoll set; an event's u32 is 2 * ring index + which. */
+	for (int k = 0; k < 2 && !err; k++) {
+		int fd = k ? r->w.fd : r->ev->fd;
+		struct epoll_event e = { .events = EPOLLIN,
+					 .data.u32 = 2 * (uint32_t)rb->ring_cnt + (uint32_t)k };
+		if (fd >= 0 && epoll_ctl(rb->epoll_fd, EPOLL_CTL_ADD, fd, &e) < 0)
+			err = -errno;
+	}
 	if (err) {
 		ring_free(rb, r);
 		return rb_err(err);
@@ -453,13 +463,48 @@ static int64_t spin_for_data(struct ring_buffer *rb, int looks)
 	return any_ready(rb) ? process_all(rb, 0) : 0;
 }
 
-int ring_buffer__consume(struct ring_buffer *rb)
+/*
+ * Before the reader may sleep (in epoll_wait, or in the caller's own wait on the epoll fd
+ * after ring_buffer__consume): asks producers of other processes to wake it again
+ * (maps/rb_wake.h) and, for each ring one of them had woken meanwhile, takes what was
+ * committed since (its wake-up may have been the one that covered it). A ring nobody woke
+ * is left alone: records committed there without a wake-up (BPF_RB_NO_WAKEUP, or the
+ * reader was behind) stay unseen until one comes, as with the kernel. Returns records
+ * taken, or -errno.
+ */
+static int64_t arm_all(struct ring_buffer *rb)
 {
-	int64_t res = process_all(rb, 1);
+	int64_t res = 0;
 
+	for (int i = 0; i < rb->ring_cnt && res >= 0; i++) {
+		struct ring *r = rb->rings[i];
+		if (!ub_rbw_arm(&r->w) || !ready(r, __atomic_load_n(r->consumer_pos, __ATOMIC_RELAXED)))
+			continue;
+		int64_t n = process_ring(r, 1, 0);
+		res = n < 0 ? n : res + n;
+	}
+	return res;
+}
+
+/*
+ * What poll and consume return: res records or -errno, once the reader is armed (arm_all),
+ * since the caller may wait on ring_buffer__epoll_fd next. Cheap when nobody woke it: a
+ * load per ring.
+ */
+static int finish(struct ring_buffer *rb, int64_t res)
+{
+	if (res >= 0) {
+		int64_t more = arm_all(rb);
+		res = more < 0 ? more : res + more;
+	}
 	if (res < 0)
 		return rb_err((int)res);
 	return res > INT_MAX ? INT_MAX : (int)res;
+}
+
+int ring_buffer__consume(struct ring_buffer *rb)
+{
+	return finish(rb, process_all(rb, 1));
 }
 
 int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms)
@@ -470,21 +515,27 @@ int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms)
 	 * see process_ring) looks at least once, even with timeout 0. */
 	int64_t res = rb->active ? spin_for_data(rb, timeout_ms ? UB_RB_SPIN : 0) : 0;
 
+	if (!res)
+		res = arm_all(rb);
 	if (res)
-		return res < 0 ? rb_err((int)res) : res > INT_MAX ? INT_MAX : (int)res;
+		return finish(rb, res);
 	rb->active = 0;
-	int cnt = epoll_wait(rb->epoll_fd, rb->events, rb->ring_cnt, timeout_ms);
+	int cnt = epoll_wait(rb->epoll_fd, rb->events, 2 * rb->ring_cnt, timeout_ms);
 	if (cnt < 0)
 		return rb_err(-errno);
 	for (int i = 0; i < cnt; i++) {
-		ub_evfd_take(rb->rings[rb->events[i].data.fd]->ev);
-		int64_t err = process_ring(rb->rings[rb->events[i].data.fd], 1, 0);
+		struct ring *r = rb->rings[rb->events[i].data.u32 / 2];
+		if (rb->events[i].data.u32 % 2)
+			ub_rbw_take(&r->w);
+		else
+			ub_evfd_take(r->ev);
+		int64_t err = process_ring(r, 1, 0);
 		if (err < 0)
-			return rb_err((int)err);
+			return finish(rb, err);
 		res += err;
 	}
 	rb->active = res > 0;
-	return res > INT_MAX ? INT_MAX : (int)res;
+	return finish(rb, res);
 }
 
 int ring_buffer__epoll_fd(const struct ring_buffer *rb)

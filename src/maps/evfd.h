@@ -6,8 +6,9 @@
  * the producer side signals an eventfd instead and readers wait on that. There is one
  * eventfd per backing file per process (found by device and inode), so every map object
  * and reader in the process that opened the same file shares it. An eventfd does not cross
- * processes: a reader in another process than the producer is not woken (it still sees
- * the data when it polls with a timeout or consumes).
+ * processes: ring buffer readers of other processes are woken through maps/rb_wake.h; a
+ * perf buffer reader in another process than the producer is not woken (it still sees
+ * the data when it consumes).
  */
 #ifndef UB_EVFD_H
 #define UB_EVFD_H

@@ -15,6 +15,7 @@
 #include "helpers/helpers.h"
 #include "maps/evfd.h"
 #include "maps/map.h"
+#include "maps/rb_wake.h"
 #include "maps/ringbuf.h"
 #include "vm/vm.h"
 
@@ -263,6 +264,13 @@ static struct ub_ringbuf *rb_of_record(uint8_t *sample)
 				     (uintptr_t)pg_off * UB_RB_PAGE);
 }
 
+/* Wakes the readers: this process's (eventfd), then other processes' (rb_wake.h). */
+static void wake(struct ub_ringbuf *rb)
+{
+	ub_evfd_signal(rb->ev);
+	ub_rbw_wake(rb->cons_pos, rb->ev->dev, rb->ev->ino);
+}
+
 static void rb_commit(uint8_t *sample, uint64_t flags, int discard)
 {
 	uint32_t *hdr = (uint32_t *)(void *)(sample - BPF_RINGBUF_HDR_SZ);
@@ -278,7 +286,7 @@ static void rb_commit(uint8_t *sample, uint64_t flags, int discard)
 	 */
 	__atomic_exchange_n(hdr, len, __ATOMIC_SEQ_CST);
 	if (flags & BPF_RB_FORCE_WAKEUP) {
-		ub_evfd_signal(rb->ev);
+		wake(rb);
 		return;
 	}
 	if (flags & BPF_RB_NO_WAKEUP)
@@ -291,7 +299,7 @@ static void rb_commit(uint8_t *sample, uint64_t flags, int discard)
 	 */
 	uint64_t rec_pos = (uint64_t)((uint8_t *)hdr - rb->data);
 	if ((__atomic_load_n(rb->cons_pos, __ATOMIC_SEQ_CST) & rb->mask) == rec_pos)
-		ub_evfd_signal(rb->ev);
+		wake(rb);
 }
 
 /* ---- checked runs: reserved records are memory the run may use until released ---- */

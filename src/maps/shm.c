@@ -287,7 +287,7 @@ static void self_init(void)
 	pthread_atfork(NULL, NULL, self_reset);	/* a forked child is another holder */
 }
 
-static uint32_t self_id(void)
+uint32_t ub_shm_self_id(void)
 {
 	pthread_once(&self_once, self_init);
 	return __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
@@ -368,7 +368,7 @@ static int holder_gone(uint32_t pid, const uint32_t *word)
 
 int ub_shm_lock_robust(uint32_t *word)
 {
-	uint32_t me = self_id();
+	uint32_t me = ub_shm_self_id();
 
 	for (unsigned spins = 0;; spins++) {
 		uint32_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
@@ -396,9 +396,9 @@ int ub_shm_lock_reap(uint32_t *word)
 {
 	uint32_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
 
-	if (!cur || cur == self_id() || !holder_gone(cur, word))
+	if (!cur || cur == ub_shm_self_id() || !holder_gone(cur, word))
 		return 0;
-	return __atomic_compare_exchange_n(word, &cur, self_id(), 0, __ATOMIC_ACQUIRE,
+	return __atomic_compare_exchange_n(word, &cur, ub_shm_self_id(), 0, __ATOMIC_ACQUIRE,
 					   __ATOMIC_RELAXED);
 }
 

@@ -51,6 +51,8 @@ int ub_shm_lock_robust(uint32_t *word);
 int ub_shm_lock_reap(uint32_t *word);
 /* Whether process `pid` no longer runs (gone, or a zombie). */
 int ub_shm_owner_dead(uint32_t pid);
+/* This process's id, without a system call (kept right in forked children). */
+uint32_t ub_shm_self_id(void);
 
 /*
  * For a seqlock reader that may not write the file (a read-only mapping cannot take a lock
