@@ -13,11 +13,9 @@
  * that a reader that never calls ring_buffer__poll does not leave its epoll fd readable.
  *
  * Only producers clear ASLEEP, and the reader sets it again only where it may sleep: just
- * before epoll_wait and at the end of ring_buffer__consume (ub_rbw_arm). A reader that
- * marked itself awake and asleep around every look (as with the eventfd) wrote the line
- * producers read at every wake-up, and two threads of one process then fell, one run in
- * five, from 60-70 to 6-9 M records/s; with arming only before a sleep, a reader spinning
- * on a fast stream writes the table never, and at most once per sleep otherwise.
+ * before epoll_wait and when ring_buffer__poll or __consume returns (ub_rbw_arm). A reader
+ * spinning on a fast stream so never writes the line producers read at every wake-up, and
+ * writes it at most once per wake-up otherwise.
  */
 #ifndef UB_RB_WAKE_H
 #define UB_RB_WAKE_H
