@@ -1171,3 +1171,63 @@ UT_TEST(fused_pairs_match_checked_mode)
 	/* 10 x 10 x 6 ALU pairs, 4 x 9 x 3 load pairs */
 	UT_CHECK_EQ(compared, 708);
 }
+
+/*
+ * The bounds-check group `rA = rB; rA += rC; rD = rA; rD += imm; if rD op ...` (clang's
+ * `p = data + i; if (p + n > data_end)`), one handler in fast mode. By hand first: A =
+ * 100 + 20 = 120, D = 128; then with rC = rA (A = B + B) and with the jump comparing D
+ * against A or D itself. Then every jump, K and X, against checked mode.
+ */
+static uint64_t bchk_run(uint8_t c, uint8_t jcode, uint8_t e, int32_t imm, uint64_t rb,
+			 uint64_t re, int trusted)
+{
+	struct bpf_insn p[] = {
+		LDDW(1, rb), MOV64_K(2, 20), LDDW(3, re),
+		MOV64_X(4, 1), ALU64_X(ADD, 4, c), MOV64_X(5, 4), ALU64_K(ADD, 5, 8),
+		I(jcode, 5, e, 4, imm),
+		MOV64_X(0, 4), ALU64_K(MUL, 0, 1000), ALU64_X(ADD, 0, 5), EXIT,	/* not taken */
+		MOV64_X(0, 5), ALU64_X(SUB, 0, 4), EXIT,		/* taken: D - A */
+	};
+	struct res r = trusted ? RUN(p, .flags = UEBPF_PROG_F_TRUSTED) : RUN(p);
+
+	return r.load || r.run ? 0xdeadULL : r.r0;
+}
+
+UT_TEST(fused_bounds_check)
+{
+	static const uint8_t jops[] = { BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JLT, BPF_JLE,
+					BPF_JSET, BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE };
+	static const uint64_t vals[] = { 127, 128, 129, 0, (uint64_t)-1, 1ull << 63 };
+	int compared = 0;
+
+	for (int t = 0; t < 2; t++) {
+		/* 128 > 127: taken, r0 = D - A = 8 */
+		UT_CHECK_EQ(bchk_run(2, BPF_JMP | BPF_JGT | BPF_X, 3, 0, 100, 127, t), 8);
+		/* 128 > 128 is false: r0 = 120 * 1000 + 128 */
+		UT_CHECK_EQ(bchk_run(2, BPF_JMP | BPF_JGT | BPF_X, 3, 0, 100, 128, t), 120128);
+		/* rA += rA: A = 200, D = 208; 208 > 207: taken, 8 */
+		UT_CHECK_EQ(bchk_run(4, BPF_JMP | BPF_JGT | BPF_X, 3, 0, 100, 207, t), 8);
+		/* if D > A (128 > 120): taken; if D > D: not, 120128 */
+		UT_CHECK_EQ(bchk_run(2, BPF_JMP | BPF_JGT | BPF_X, 4, 0, 100, 0, t), 8);
+		UT_CHECK_EQ(bchk_run(2, BPF_JMP | BPF_JGT | BPF_X, 5, 0, 100, 0, t), 120128);
+		/* K form: 128 >= 128 taken; 128 >= 129 not */
+		UT_CHECK_EQ(bchk_run(2, BPF_JMP | BPF_JGE | BPF_K, 0, 128, 100, 0, t), 8);
+		UT_CHECK_EQ(bchk_run(2, BPF_JMP | BPF_JGE | BPF_K, 0, 129, 100, 0, t), 120128);
+	}
+	for (unsigned j = 0; j < N(jops); j++)
+		for (unsigned v = 0; v < N(vals); v++)
+			for (int form = 0; form < 5; form++) {
+				/* 0-2: X against r3, rA, rD; 3: X with rC = rA; 4: K */
+				uint8_t code = BPF_JMP | jops[j] | (form == 4 ? BPF_K : BPF_X);
+				uint8_t c = form == 3 ? 4 : 2, e = form == 1 ? 4 : form == 2 ? 5 : 3;
+				int32_t imm = form == 4 ? (int32_t)vals[v] : 0;
+				uint64_t rb = vals[v] - 28;	/* D = vals[v] with rC = 20 */
+				uint64_t want = bchk_run(c, code, form == 4 ? 0 : e, imm, rb, vals[v], 0);
+				uint64_t got = bchk_run(c, code, form == 4 ? 0 : e, imm, rb, vals[v], 1);
+				UT_CHECK(want == got && want != 0xdead, "jump %#x value %#" PRIx64
+					 " form %d: checked 0x%" PRIx64 ", trusted 0x%" PRIx64,
+					 jops[j], vals[v], form, want, got);
+				compared++;
+			}
+	UT_CHECK_EQ(compared, 11 * 6 * 5);
+}

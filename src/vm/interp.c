@@ -83,6 +83,18 @@ static const void *addj_at(const struct bpf_insn *insns, size_t cnt, size_t i,
 	return tbl[op];
 }
 
+/* Is insns[i] `dst = src` (dst != src), then addj_at on dst? The handler from tbl. */
+static const void *maddj_at(const struct bpf_insn *insns, size_t cnt, size_t i,
+			    const void *const *tbl)
+{
+	const struct bpf_insn *a = &insns[i];
+
+	if (i + 1 >= cnt || ub_isa_lookup(a) != UB_OP_MOV64_X || a->dst_reg == a->src_reg ||
+	    insns[i + 1].dst_reg != a->dst_reg)
+		return NULL;
+	return addj_at(insns, cnt, i + 1, tbl);
+}
+
 /* Where each operation sits in the pair tables (vm.h): 0 when it does not fuse there. */
 #define FI_MAP(n) [UB_OP_##n##64_K] = UB_FI_##n##_K, [UB_OP_##n##64_X] = UB_FI_##n##_X,
 #define SI_MAP(n) [UB_OP_##n##64_K] = UB_SI_##n##_K, [UB_OP_##n##64_X] = UB_SI_##n##_X,
@@ -102,7 +114,7 @@ struct cand {
 };
 
 /* The superinstructions that can start at insns[i], into c: at most one of each kind. */
-#define UB_MAX_CANDS 5
+#define UB_MAX_CANDS 6
 static unsigned cands_at(const struct bpf_insn *insns, size_t cnt, size_t i,
 			 const struct ub_interp_tables *t, struct cand *c)
 {
@@ -119,9 +131,12 @@ static unsigned cands_at(const struct bpf_insn *insns, size_t cnt, size_t i,
 		c[n++] = (struct cand){ l, 2, 1 };
 	if (t->jccja[opa] && opb == UB_OP_JA)		/* jump; goto */
 		c[n++] = (struct cand){ t->jccja[opa], 2, 1 };
-	if (opa == UB_OP_MOV64_X && a->dst_reg != a->src_reg && b->dst_reg == a->dst_reg &&
-	    (l = addj_at(insns, cnt, i + 1, t->maddj)))	/* mov; add; jump */
+	if ((l = maddj_at(insns, cnt, i, t->maddj)))	/* mov; add; jump */
 		c[n++] = (struct cand){ l, 3, 1 };
+	if (t->bchk && opa == UB_OP_MOV64_X && opb == UB_OP_ADD64_X && b->dst_reg == a->dst_reg &&
+	    i + 2 < cnt && insns[i + 2].src_reg == a->dst_reg &&
+	    (l = maddj_at(insns, cnt, i + 2, t->bchk)))	/* mov; add; mov; add; jump */
+		c[n++] = (struct cand){ l, 5, 1 };
 	unsigned si = second_idx[opb];
 	if (!si)
 		return n;

@@ -129,6 +129,15 @@ int UB_INTERP_FN(struct ub_run *run, const struct ub_tslot *start, const uint64_
 		UB_CMP_FUSABLE(MADDJ_LBL)
 #undef MADDJ_LBL
 	};
+#if !UB_CHECKED
+	/* ... and before those three, `dst = src; dst += rC` on the mov's source: clang's
+	 * packet bounds check `p = data + i; if (p + n > data_end)` as one handler. */
+	static const void *const bchk[UB_OP__COUNT] = {
+#define BCHK_LBL(name, expr) [UB_OP_##name##_K] = &&C_##name##_K, [UB_OP_##name##_X] = &&C_##name##_X,
+		UB_CMP_FUSABLE(BCHK_LBL)
+#undef BCHK_LBL
+	};
+#endif
 	/* ... and a conditional jump followed by `goto` (a loop's exit test, then its back edge). */
 	static const void *const jccja[UB_OP__COUNT] = {
 #define JCCJA_LBL(name, expr) [UB_OP_##name##_K] = &&B_##name##_K, [UB_OP_##name##_X] = &&B_##name##_X,
@@ -142,6 +151,7 @@ int UB_INTERP_FN(struct ub_run *run, const struct ub_tslot *start, const uint64_
 		t->alu2 = &alu2[0][0];
 		t->ldalu = &ldalu[0][0];
 		t->ldsrc = &ldsrc[0][0];
+		t->bchk = bchk;
 #endif
 		t->addj = addj;
 		t->maddj = maddj;
@@ -259,6 +269,23 @@ L_BSWAP64:	REG_DST = __builtin_bswap64(REG_DST); NEXT();
 			s_ = reg[pc[2].src]; pc += 2; JUMP(expr); }
 	UB_CMP_FUSABLE(ADDJ)
 #undef ADDJ
+#if !UB_CHECKED
+	/*
+	 * Bounds check: `rA = rB; rA += rC; rD = rA; rD += imm; if rD op ...`. rC is read after
+	 * rA is stored and the jump's operand after rD is, as the five instructions would
+	 * (either may be rA or rD); pc ends on the jump's slot.
+	 */
+#define BCHK(name, expr) \
+	C_##name##_K: { uint64_t a_ = REG_SRC; REG_DST = a_; a_ += reg[pc[1].src]; REG_DST = a_; \
+			uint64_t d_ = a_ + (uint64_t)(int64_t)pc[3].imm; \
+			uint64_t s_ = (uint64_t)(int64_t)pc[4].imm; \
+			reg[pc[2].dst] = d_; pc += 4; JUMP(expr); } \
+	C_##name##_X: { uint64_t a_ = REG_SRC; REG_DST = a_; a_ += reg[pc[1].src]; REG_DST = a_; \
+			uint64_t d_ = a_ + (uint64_t)(int64_t)pc[3].imm, s_; \
+			reg[pc[2].dst] = d_; s_ = reg[pc[4].src]; pc += 4; JUMP(expr); }
+	UB_CMP_FUSABLE(BCHK)
+#undef BCHK
+#endif
 	/* Two-way branch: taken goes where the jump says, not taken where the goto says. */
 #define JCCJA(name, expr) \
 	B_##name##_K: { uint64_t d_ = REG_DST, s_ = (uint64_t)IMM; \

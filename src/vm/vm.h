@@ -174,6 +174,7 @@ struct ub_interp_tables {
 	const void *const *addj;	/* per jump: `dst += imm` and that jump, or NULL */
 	const void *const *maddj;	/* per jump: `dst = src`, `dst += imm` and the jump */
 	const void *const *jccja;	/* per jump: it and a following `goto` (two-way branch) */
+	const void *const *bchk;	/* per jump: `a = b; a += c` then a maddj on `d = a` */
 };
 
 /* Threaded code for prog in the given mode (interp.c). */
