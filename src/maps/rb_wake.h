@@ -4,7 +4,7 @@
  * maps/evfd.h wakes a reader of the same process (an eventfd does not cross processes). A
  * ring buffer's file is shared, so its consumer page, which the kernel's layout leaves
  * empty past consumer_pos, holds a small table of reader slots: a reader's pid, with
- * UB_RBW_ASLEEP set while it may sleep. Each reader also binds an abstract unix datagram
+ * UB_RBW_ASLEEP set while it may be asleep. Each reader also binds an abstract unix datagram
  * socket named after the file and its pid, which its epoll set watches. A producer whose
  * commit would wake the reader (the kernel's rule: the reader is at this record) clears
  * the ASLEEP bit of every sleeping reader of another process, sends it one datagram and
@@ -23,9 +23,10 @@
 #include <sys/types.h>
 
 /* The slot table's offset in the consumer page: far from consumer_pos (offset 0), which
- * producers read at every commit. At offset 64, the line next to it, the reader's slot
- * writes cut two-thread throughput from 64 to 11 M records/s (measured: the CPU fetches
- * lines in pairs). */
+ * producers read at every commit, and from the line next to it (CPUs fetch lines in
+ * pairs). The first version, which wrote its slot at every look, measured 11 instead of
+ * 64 M records/s between two threads with the table at offset 64 (one run: this machine
+ * also has slow streaks of its own, docs/maps.md). */
 #define UB_RBW_OFF	2048u
 #define UB_RBW_SLOTS	8u
 #define UB_RBW_ASLEEP	0x80000000u	/* pids are below 2^22 (PID_MAX_LIMIT) */
@@ -37,7 +38,7 @@ struct ub_rbw {
 	uint32_t *slots;
 	int slot;
 	int fd;
-	uint32_t pid;	/* at join: getpid() is a system call, and a look must be cheap */
+	uint32_t pid;	/* this process's, at join */
 };
 
 /* Joins the readers of the ring whose consumer page is cons_page (the file dev/ino):
