@@ -389,6 +389,67 @@ else
 	skip=$((skip + 1)); echo "SKIP tracelog-follow: no timeout(1)"
 fi
 
+# ---- map event_pipe: a ring buffer's records, written by another process ----
+# Each run of `emit` outputs 16 bytes: 0x1122334455667788 and a counter from 0, both
+# little-endian u64. So run k's record is 88 77 66 55 44 33 22 11, then k, then 7 zeros.
+cat >rb.bpf.c <<'C'
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} ring SEC(".maps");
+
+__u64 runs = 0;
+
+SEC("xdp")
+int emit(struct xdp_md *ctx)
+{
+	__u64 rec[2] = { 0x1122334455667788ULL, __sync_fetch_and_add(&runs, 1) };
+
+	bpf_ringbuf_output(&ring, rec, sizeof(rec), 0);
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+C
+rec() { printf '== index: %d size: 16 =====\n88 77 66 55 44 33 22 11  %02x 00 00 00 00 00 00 00\n' "$1" "$2"; }
+if ! clang -O2 -g -target bpf -I/usr/include/$MA -c rb.bpf.c -o rb.o 2>clang.err; then
+	skip=$((skip + 1)); echo "SKIP event_pipe: clang:"; head -n 5 clang.err
+elif ! command -v timeout >/dev/null 2>&1; then
+	skip=$((skip + 1)); echo "SKIP event_pipe: no timeout(1)"
+else
+	t rb-load 0 "" "$U" prog load rb.o /sys/fs/bpf/rb pinmaps /sys/fs/bpf/rb_maps
+	# The reader waits (asleep in epoll_wait) while another process runs the program 3
+	# times; timeout stops it after 10 s whatever happens, so nothing is left running.
+	timeout -s INT 10 "$U" map event_pipe pinned /sys/fs/bpf/rb_maps/ring count 3 \
+		>pipe.txt 2>&1 &
+	ppid=$!
+	sleep 0.5
+	"$U" prog run pinned /sys/fs/bpf/rb data_in pkt1 repeat 3 >/dev/null
+	wait $ppid
+	ok event-pipe-exit [ $? -eq 0 ]
+	ok event-pipe [ "$(cat pipe.txt)" == "$(rec 0 0; rec 1 1; rec 2 2)" ]
+	# Records written while nobody read are there for the next reader, as with the
+	# kernel (its map poll reports data already in the ring): runs 3 and 4, then JSON.
+	"$U" prog run pinned /sys/fs/bpf/rb data_in pkt1 repeat 2 >/dev/null
+	x event-pipe-earlier "$(rec 0 3)" timeout -s INT 10 "$U" map event_pipe \
+		pinned /sys/fs/bpf/rb_maps/ring count 1
+	h='"0x88","0x77","0x66","0x55","0x44","0x33","0x22","0x11"'
+	z='"0x00","0x00","0x00","0x00","0x00","0x00","0x00"'
+	x event-pipe-json "[{\"index\":0,\"size\":16,\"data\":[$h,\"0x04\",$z]}]" \
+		timeout -s INT 10 "$U" -j map event_pipe pinned /sys/fs/bpf/rb_maps/ring count 1
+	# SIGINT ends a reader that has nothing to read: exit 0, nothing printed.
+	x event-pipe-sigint "" timeout --preserve-status -s INT 0.5 "$U" map event_pipe pinned /sys/fs/bpf/rb_maps/ring
+	t event-pipe-not-ring 1 "Error: map is not a ring buffer" \
+		"$U" map event_pipe pinned /sys/fs/bpf/fw_maps/verdicts
+	t event-pipe-word 2 "event_pipe takes count N" \
+		"$U" map event_pipe pinned /sys/fs/bpf/rb_maps/ring cpu 0
+	t event-pipe-count 2 "count" "$U" map event_pipe pinned /sys/fs/bpf/rb_maps/ring count 0
+	t event-pipe-no-map 2 "" "$U" map event_pipe
+fi
+
 # ---- help and mistakes ----
 t help 0 "Usage: uebpf prog { show | list } [PROG]" "$U" prog help
 t help-top 0 "uebpf prog run PROG" "$U" help prog

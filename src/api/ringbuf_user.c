@@ -103,6 +103,8 @@ static int rb_err(int err)
 }
 
 /* libbpf's OPTS_VALID: at least the size field; bytes we do not know must be zero. */
+static int ready(const struct ring *r, uint64_t cons);
+
 static int opts_valid(const void *opts, size_t known)
 {
 	size_t sz;
@@ -209,6 +211,11 @@ int ring_buffer__add(struct ring_buffer *rb, int map_fd, ring_buffer_sample_fn s
 		return rb_err(err);
 	}
 	rb->rings[rb->ring_cnt++] = r;
+	/* Records already committed: the kernel's map poll reports a ring readable whenever it
+	 * holds data, so epoll sees them from EPOLL_CTL_ADD on (run on 6.18: two records
+	 * output before ring_buffer__new, the first poll returned 2 at once). */
+	if (ready(r, __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE)))
+		ub_evfd_signal(r->ev);
 	return 0;
 }
 

@@ -11,7 +11,8 @@
  * something in there (pins under /sys/fs/bpf go to the pin root anyway). The directory
  * holds prog.s, prog.bin, mem.bin and a pinned hash map "m"; whatever a command leaves
  * is removed after it. Standard input is /dev/null. Lines that would only wait are left
- * out: "prog tracelog" without --no-follow (it follows the trace pipe until a signal);
+ * out: "prog tracelog" without --no-follow (it follows the trace pipe until a signal) and
+ * "map event_pipe" (it reads a ring buffer until a signal or its count of records);
  * numbers above 65536 become 65536 (repeat counts, map sizes: the fuzzer looks for bugs,
  * not for the machine's limits), while numbers too big for 64 bits stay, for the parsers.
  *
@@ -139,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char args[MAX_ARGS][MAX_ARG];
 	char *argv[MAX_ARGS + 2];
-	int argc = 1, follow = 0, no_follow = 0;
+	int argc = 1, follow = 0, no_follow = 0, pipe = 0;
 	size_t at = 0;
 
 	argv[0] = "uebpf";
@@ -152,11 +153,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		at++;	/* the NUL (or the cut) */
 		cap_number(a);
 		follow |= is_prefix(a, "tracelog");
+		pipe |= is_prefix(a, "event_pipe");
 		no_follow |= !strcmp(a, "--no-follow") || !strcmp(a, "-n");
 		argv[argc++] = a;
 	}
 	argv[argc] = NULL;
-	if (follow && !no_follow)
+	if ((follow && !no_follow) || pipe)
 		return 0;
 	cli_json = cli_pretty = 0;
 	int rc = uebpf_cli_main(argc, argv);

@@ -174,6 +174,7 @@ int cli_prog_dump(int argc, char **argv);	/* prog_dump.c: prog dump xlated|jited
 struct bpf_prog_info;
 struct bpf_insn *cli_prog_xlated(int fd, struct bpf_prog_info *info, uint32_t *cnt);
 int cli_prog_run(int argc, char **argv);	/* prog_run.c: prog run, with --pcap */
+int cli_map_event_pipe(int argc, char **argv);	/* map_pipe.c: a ring buffer's records */
 /* prog_jit.c: the JIT's machine code of a program, disassembled (file: refused). */
 int cli_jit_dump(int prog_fd, int opcodes, const char *file);
 

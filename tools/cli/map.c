@@ -806,6 +806,7 @@ static const struct cli_cmd map_cmds[] = {
 	{ "pop", do_pop, "map pop MAP" },
 	{ "dequeue", do_pop, "map dequeue MAP" },
 	{ "freeze", do_freeze, "map freeze MAP" },
+	{ "event_pipe", cli_map_event_pipe, "map event_pipe MAP [count N]" },
 	{ NULL, NULL, NULL },
 };
 
