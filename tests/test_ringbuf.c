@@ -652,6 +652,26 @@ static int make_pkt(void)
 	return !fclose(f);
 }
 
+/*
+ * For a test whose other process is the CLI: pins the ring and the program and writes the
+ * packet. 1 when all is there; 0 with a skip (no CLI: `make tsan` builds the tests only)
+ * or a failed check.
+ */
+static int other_process_ready(int map, const char *map_pin, int prog, const char *prog_pin)
+{
+	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+	char cli[256];
+
+	snprintf(cli, sizeof(cli), "%s/bin/uebpf", build);
+	if (access(cli, X_OK) || !root[0]) {
+		ut_skip("%s: %s (the CLI is the other process)", cli, strerror(errno));
+		return 0;
+	}
+	int ok = make_pkt() && !bpf_obj_pin(map, map_pin) && !bpf_obj_pin(prog, prog_pin);
+	UT_CHECK(ok, "pin: %s", uebpf_last_error());
+	return ok;
+}
+
 static pid_t other_process_run(const char *prog_pin)
 {
 	return other_process_repeat(prog_pin, "1");
@@ -764,15 +784,8 @@ UT_TEST(ringbuf_other_process_stream_loses_no_wakeup)
 	int plain = bursty_output_prog(map);
 	struct collect *c = calloc(1, sizeof(*c));
 	struct ring_buffer *rb = ring_buffer__new(map, collect_cb, c, NULL);
-	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
-	char cli[256];
 
-	snprintf(cli, sizeof(cli), "%s/bin/uebpf", build);
-	if (access(cli, X_OK) || !root[0]) {
-		ut_skip("%s: %s (the CLI is the other process)", cli, strerror(errno));
-	} else {
-		UT_CHECK(make_pkt() && !bpf_obj_pin(map, "/sys/fs/bpf/srb") &&
-			 !bpf_obj_pin(plain, "/sys/fs/bpf/splain"), "pin: %s", uebpf_last_error());
+	if (other_process_ready(map, "/sys/fs/bpf/srb", plain, "/sys/fs/bpf/splain")) {
 		pid_t pid = other_process_repeat("/sys/fs/bpf/splain", "4000");
 		long total = 0, timeouts = 0;
 		while (total < 4000) {
@@ -805,15 +818,8 @@ UT_TEST(ringbuf_reader_sees_records_from_before_it)
 	int map = new_rb(4096);
 	int plain = output_prog(map, 8, 0);
 	struct collect *c = calloc(1, sizeof(*c));
-	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
-	char cli[256];
 
-	snprintf(cli, sizeof(cli), "%s/bin/uebpf", build);
-	if (access(cli, X_OK) || !root[0]) {
-		ut_skip("%s: %s (the CLI is the other process)", cli, strerror(errno));
-	} else {
-		UT_CHECK(make_pkt() && !bpf_obj_pin(map, "/sys/fs/bpf/brb") &&
-			 !bpf_obj_pin(plain, "/sys/fs/bpf/bplain"), "pin: %s", uebpf_last_error());
+	if (other_process_ready(map, "/sys/fs/bpf/brb", plain, "/sys/fs/bpf/bplain")) {
 		other_process_wait(other_process_repeat("/sys/fs/bpf/bplain", "2"));
 		struct ring_buffer *rb = ring_buffer__new(map, collect_cb, c, NULL);
 		double t0 = now();
