@@ -19,8 +19,8 @@ extern "C" {
  * Readers of BPF_MAP_TYPE_RINGBUF and BPF_MAP_TYPE_PERF_EVENT_ARRAY maps. Where libbpf
  * polls the kernel's map fd or perf event fds, uebpf's readers wait on eventfds that the
  * producing helpers signal; ring_buffer__epoll_fd() and perf_buffer__epoll_fd() give an
- * epoll fd over them, as libbpf's do. Producers in another process than the reader do not
- * wake it (their data is still read on the next poll timeout or consume).
+ * epoll fd over them, as libbpf's do. A ring buffer reader is also woken by producers in
+ * other processes (docs/maps.md); a perf buffer reader only by its own process's.
  */
 
 /* The number of possible CPUs (/sys/devices/system/cpu/possible), or -errno. */
@@ -44,7 +44,21 @@ LIBBPF_API int ring_buffer__add(struct ring_buffer *rb, int map_fd,
 				ring_buffer_sample_fn sample_cb, void *ctx);
 LIBBPF_API int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms);
 LIBBPF_API int ring_buffer__consume(struct ring_buffer *rb);
+/* At most n records over the rings, in the order they were added (libbpf 1.5). */
+LIBBPF_API int ring_buffer__consume_n(struct ring_buffer *rb, size_t n);
 LIBBPF_API int ring_buffer__epoll_fd(const struct ring_buffer *rb);
+
+/* One ring of a ring_buffer (libbpf 1.3): the idx-th added, or NULL with errno ERANGE. */
+struct ring;
+LIBBPF_API struct ring *ring_buffer__ring(struct ring_buffer *rb, unsigned int idx);
+LIBBPF_API unsigned long ring__consumer_pos(const struct ring *r);
+LIBBPF_API unsigned long ring__producer_pos(const struct ring *r);
+/* producer - consumer position: a racy estimate while either side moves */
+LIBBPF_API size_t ring__avail_data_size(const struct ring *r);
+LIBBPF_API size_t ring__size(const struct ring *r);
+LIBBPF_API int ring__map_fd(const struct ring *r);
+LIBBPF_API int ring__consume(struct ring *r);
+LIBBPF_API int ring__consume_n(struct ring *r, size_t n);	/* libbpf 1.5 */
 
 struct perf_buffer;
 

@@ -62,6 +62,7 @@ void __tsan_release(void *addr);
 #ifndef UB_RB_FAST
 #define UB_RB_FAST 512u
 #endif
+#define UB_RB_ALL UINT64_MAX	/* no limit on the records a call takes */
 #ifndef UB_RB_WAIT_NS
 #define UB_RB_WAIT_NS 10000
 #endif
@@ -277,7 +278,7 @@ static void store_cons(const struct ring *r, uint64_t cons)
  * record longer than what the producer published means a corrupt ring (another writer of
  * the shared file): EINVAL rather than reading past the data.
  */
-static int64_t process_batch(struct ring *r, uint64_t *cons, int keep)
+static int64_t process_batch(struct ring *r, uint64_t *cons, int keep, uint64_t max)
 {
 	int64_t cnt = 0;
 	unsigned since_store = 0;
@@ -286,7 +287,7 @@ static int64_t process_batch(struct ring *r, uint64_t *cons, int keep)
 	/* One pass up to the producer position read here (less `keep` bytes); process_ring
 	 * looks again. */
 	uint64_t left = keep ? r->keep : 0;
-	while (*cons + left < prod) {
+	while (*cons + left < prod && (uint64_t)cnt < max) {
 		uint32_t len = hdr_len_at(r, *cons);
 		if (len & BPF_RINGBUF_BUSY_BIT)	/* not committed yet */
 			break;
@@ -331,19 +332,21 @@ static int ready(const struct ring *r, uint64_t cons)
  * reader that read them would pull them back and forth between the cores once per record.
  * Records left behind are safe: a reader about to sleep drains with keep 0 first.
  */
-static int64_t process_ring(struct ring *r, int drain, int keep)
+static int64_t process_ring(struct ring *r, int drain, int keep, uint64_t max)
 {
 	uint64_t cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
 	int64_t cnt = 0;
 
 	ub_evfd_awake(r->ev);
 	for (;;) {
-		int64_t n = process_batch(r, &cons, keep);
+		int64_t n = process_batch(r, &cons, keep, max - (uint64_t)cnt);
 		ub_evfd_sleep(r->ev);
-		if (n < 0) {
-			ub_evfd_signal(r->ev);	/* records remain: the next poll sees them, as
-						 * the kernel's level-triggered map poll would */
-			return n;
+		if (n < 0 || (uint64_t)(cnt + n) == max) {
+			/* Records that remain are seen by the next poll, as the kernel's
+			 * level-triggered map poll would see them. */
+			if (n < 0 || ready(r, cons))
+				ub_evfd_signal(r->ev);
+			return n < 0 ? n : cnt + n;
 		}
 		cnt += n;
 		if (!drain)
@@ -358,12 +361,13 @@ static int64_t process_ring(struct ring *r, int drain, int keep)
 	}
 }
 
-static int64_t process_all(struct ring_buffer *rb, int drain)
+/* Every ring in the order they were added, at most max records in all. */
+static int64_t process_all(struct ring_buffer *rb, int drain, uint64_t max)
 {
 	int64_t res = 0;
 
-	for (int i = 0; i < rb->ring_cnt; i++) {
-		int64_t err = process_ring(rb->rings[i], drain, 0);
+	for (int i = 0; i < rb->ring_cnt && (uint64_t)res < max; i++) {
+		int64_t err = process_ring(rb->rings[i], drain, 0, max - (uint64_t)res);
 		if (err < 0)
 			return err;
 		res += err;
@@ -456,7 +460,7 @@ static int64_t spin_for_data(struct ring_buffer *rb, int looks)
 			int what = look(r);
 			if (what == LOOK_NONE)
 				continue;
-			int64_t n = process_ring(r, 0, what == LOOK_BATCH);
+			int64_t n = process_ring(r, 0, what == LOOK_BATCH, UB_RB_ALL);
 			if (n)
 				r->seen = 0;
 			res = n < 0 ? n : res + n;
@@ -467,51 +471,72 @@ static int64_t spin_for_data(struct ring_buffer *rb, int looks)
 	set_awake(rb, 0);
 	for (int i = 0; i < rb->ring_cnt; i++)
 		rb->rings[i]->seen = 0;
-	return any_ready(rb) ? process_all(rb, 0) : 0;
+	return any_ready(rb) ? process_all(rb, 0, UB_RB_ALL) : 0;
 }
 
 /*
  * Before the reader may sleep (in epoll_wait, or in the caller's own wait on the epoll fd
- * after ring_buffer__consume): asks producers of other processes to wake it again
- * (maps/rb_wake.h) and, for each ring one of them had woken meanwhile, takes what was
- * committed since (its wake-up may have been the one that covered it). A ring nobody woke
- * is left alone: records committed there without a wake-up (BPF_RB_NO_WAKEUP, or the
- * reader was behind) stay unseen until one comes, as with the kernel. Returns records
- * taken, or -errno.
+ * after a consume): asks producers of other processes to wake it again (maps/rb_wake.h)
+ * and, for a ring one of them had woken meanwhile, takes what was committed since (its
+ * wake-up may have been the one that covered it), at most max records; past that, the
+ * records left make the epoll fd readable. A ring nobody woke is left alone: records
+ * committed there without a wake-up (BPF_RB_NO_WAKEUP, or the reader was behind) stay
+ * unseen until one comes, as with the kernel. Returns records taken, or -errno.
  */
-static int64_t arm_all(struct ring_buffer *rb)
+static int64_t arm_ring(struct ring *r, uint64_t max)
+{
+	if (!ub_rbw_arm(&r->w) || !ready(r, __atomic_load_n(r->consumer_pos, __ATOMIC_RELAXED)))
+		return 0;
+	if (!max) {
+		ub_evfd_signal(r->ev);
+		return 0;
+	}
+	return process_ring(r, 1, 0, max);
+}
+
+static int64_t arm_all(struct ring_buffer *rb, uint64_t max)
 {
 	int64_t res = 0;
 
 	for (int i = 0; i < rb->ring_cnt && res >= 0; i++) {
-		struct ring *r = rb->rings[i];
-		if (!ub_rbw_arm(&r->w) || !ready(r, __atomic_load_n(r->consumer_pos, __ATOMIC_RELAXED)))
-			continue;
-		int64_t n = process_ring(r, 1, 0);
+		int64_t n = arm_ring(rb->rings[i], max - (uint64_t)res);
 		res = n < 0 ? n : res + n;
 	}
 	return res;
 }
 
-/*
- * What poll and consume return: res records or -errno, once the reader is armed (arm_all),
- * since the caller may wait on ring_buffer__epoll_fd next. Cheap when nobody woke it: a
- * load per ring.
- */
-static int finish(struct ring_buffer *rb, int64_t res)
+/* What the calls return: res records (INT_MAX at most) or -errno with errno set. */
+static int result(int64_t res)
 {
-	if (res >= 0) {
-		int64_t more = arm_all(rb);
-		res = more < 0 ? more : res + more;
-	}
 	if (res < 0)
 		return rb_err((int)res);
 	return res > INT_MAX ? INT_MAX : (int)res;
 }
 
+/*
+ * What poll and consume return, once the reader is armed (arm_all), since the caller may
+ * wait on ring_buffer__epoll_fd next: res records (of at most max) or -errno. Cheap when
+ * nobody woke it: a load per ring.
+ */
+static int finish(struct ring_buffer *rb, int64_t res, uint64_t max)
+{
+	if (res >= 0) {
+		int64_t more = arm_all(rb, max - (uint64_t)res);
+		res = more < 0 ? more : res + more;
+	}
+	return result(res);
+}
+
 int ring_buffer__consume(struct ring_buffer *rb)
 {
-	return finish(rb, process_all(rb, 1));
+	return finish(rb, process_all(rb, 1, UB_RB_ALL), UB_RB_ALL);
+}
+
+/* libbpf 1.5: at most n records over the rings, in the order they were added (n = 0: none;
+ * libbpf's takes one record then). */
+int ring_buffer__consume_n(struct ring_buffer *rb, size_t n)
+{
+	return finish(rb, process_all(rb, 1, n), n);
 }
 
 int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms)
@@ -523,9 +548,9 @@ int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms)
 	int64_t res = rb->active ? spin_for_data(rb, timeout_ms ? UB_RB_SPIN : 0) : 0;
 
 	if (!res)
-		res = arm_all(rb);
+		res = arm_all(rb, UB_RB_ALL);
 	if (res)
-		return finish(rb, res);
+		return finish(rb, res, UB_RB_ALL);
 	rb->active = 0;
 	int cnt = epoll_wait(rb->epoll_fd, rb->events, 2 * rb->ring_cnt, timeout_ms);
 	if (cnt < 0)
@@ -536,16 +561,69 @@ int ring_buffer__poll(struct ring_buffer *rb, int timeout_ms)
 			ub_rbw_take(&r->w);
 		else
 			ub_evfd_take(r->ev);
-		int64_t err = process_ring(r, 1, 0);
+		int64_t err = process_ring(r, 1, 0, UB_RB_ALL);
 		if (err < 0)
-			return finish(rb, err);
+			return result(err);
 		res += err;
 	}
 	rb->active = res > 0;
-	return finish(rb, res);
+	return finish(rb, res, UB_RB_ALL);
 }
 
 int ring_buffer__epoll_fd(const struct ring_buffer *rb)
 {
 	return rb->epoll_fd;
+}
+
+/* ---- one ring of a ring_buffer (libbpf 1.3 and 1.5) ---- */
+
+struct ring *ring_buffer__ring(struct ring_buffer *rb, unsigned int idx)
+{
+	if (idx >= (unsigned int)rb->ring_cnt) {
+		errno = ERANGE;		/* libbpf's answer */
+		return NULL;
+	}
+	return rb->rings[idx];
+}
+
+unsigned long ring__consumer_pos(const struct ring *r)
+{
+	return __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
+}
+
+unsigned long ring__producer_pos(const struct ring *r)
+{
+	return __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+}
+
+/* A racy estimate, as libbpf says: both positions may move meanwhile. */
+size_t ring__avail_data_size(const struct ring *r)
+{
+	return ring__producer_pos(r) - ring__consumer_pos(r);
+}
+
+size_t ring__size(const struct ring *r)
+{
+	return r->mask + 1;
+}
+
+int ring__map_fd(const struct ring *r)
+{
+	return r->map_fd;
+}
+
+int ring__consume_n(struct ring *r, size_t n)
+{
+	int64_t res = process_ring(r, 1, 0, n);
+
+	if (res >= 0) {
+		int64_t more = arm_ring(r, n - (uint64_t)res);
+		res = more < 0 ? more : res + more;
+	}
+	return result(res);
+}
+
+int ring__consume(struct ring *r)
+{
+	return ring__consume_n(r, INT_MAX);
 }
