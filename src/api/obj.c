@@ -95,6 +95,10 @@ void ub_obj_sweep(void)
 		for (size_t i = 0; i < n; i++)
 			drop_entry(dead[i]);
 	} while (n == 64);
+	/* Objects whose fds were closed may live on in this thread's fd cache: let them go
+	 * here too, as the kernel frees a map with its last fd (other threads' caches let
+	 * theirs go when they next use the slot, or end). */
+	ub_fdcache_flush();
 }
 
 unsigned ub_obj_acc_of_flags(uint32_t bpf_flags)
