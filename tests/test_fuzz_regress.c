@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -819,4 +820,62 @@ static const char *closed_maps_released(void)
 UT_TEST(closed_maps_released_at_next_creation)
 {
 	expect("maps closed after a lookup", closed_maps_released, 0);	/* fixed */
+}
+
+/*
+ * The same with the lookup in another thread: that thread's cache held the closed map
+ * until it reused the slot. Now its next map command that misses lets go of every answer
+ * from before the close. The thread caches map m, the main thread closes m, the thread
+ * looks up another map once: m's file is gone.
+ */
+struct cache_job {
+	int fd, other;
+	pthread_barrier_t *b;
+};
+
+static void *lookup_twice(void *arg)
+{
+	struct cache_job *j = arg;
+	uint8_t k[4] = { 0 }, v[4];
+
+	bpf_map_lookup_elem(j->fd, k, v);	/* caches m */
+	pthread_barrier_wait(j->b);		/* the main thread closes m */
+	pthread_barrier_wait(j->b);
+	bpf_map_lookup_elem(j->other, k, v);	/* a miss (no object made here): stale
+						 * answers go */
+	pthread_barrier_wait(j->b);		/* the main thread counts */
+	pthread_barrier_wait(j->b);
+	return NULL;
+}
+
+static const char *closed_map_released_by_other_thread(void)
+{
+	pthread_barrier_t b;
+	pthread_t t;
+	int other = bpf_map_create(BPF_MAP_TYPE_HASH, "o", 4, 4, 1, NULL);
+	int m = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "r", 0, 0, 4096, NULL);
+	struct cache_job j = { m, other, &b };
+	int base = count_open_fds() - 2;	/* m's file and eventfd */
+
+	pthread_barrier_init(&b, NULL, 2);
+	pthread_create(&t, NULL, lookup_twice, &j);
+	pthread_barrier_wait(&b);
+	close(m);
+	pthread_barrier_wait(&b);
+	pthread_barrier_wait(&b);
+	/* the fd table's own hold on m goes at the next object creation (a sweep) */
+	close(bpf_map_create(BPF_MAP_TYPE_ARRAY, "probe", 4, 4, 1, NULL));
+	int now = count_open_fds();
+	pthread_barrier_wait(&b);
+	pthread_join(t, NULL);
+	close(other);
+	static char why[64];
+	snprintf(why, sizeof(why), "%d fds open, %d before the map", now, base);
+	return now == base ? NULL : why;
+}
+
+UT_TEST(closed_map_released_from_other_threads_cache)
+{
+	expect("a map closed while another thread had it cached", closed_map_released_by_other_thread,
+	       0);	/* fixed */
 }

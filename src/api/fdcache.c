@@ -63,7 +63,21 @@ static void make_key(void)
 	pthread_key_create(&exit_key, thread_exit);
 }
 
-/* The table's answer, cached. */
+/* Lets go of this thread's answers from before generation g: their fds may be closed,
+ * and a map is freed with its last fd, as the kernel's. */
+static void drop_stale(uint64_t g)
+{
+	for (int i = 0; i < SLOTS; i++) {
+		struct ub_obj *o = slots[i].obj;
+		if (!o || slots[i].gen == g)
+			continue;	/* empty, or still a valid answer */
+		slots[i] = (struct slot){ 0 };
+		ub_obj_put(o);
+	}
+}
+
+/* The table's answer, cached. Every miss after the generation moved is one, so a thread
+ * that goes on using maps also lets go of the ones closed meanwhile. */
 static struct ub_obj *fill(struct slot *s, int fd, enum ub_obj_type type, unsigned *acc)
 {
 	if (!registered) {
@@ -73,6 +87,7 @@ static struct ub_obj *fill(struct slot *s, int fd, enum ub_obj_type type, unsign
 	}
 	__atomic_fetch_or(&cached_bits[fd / 64], 1ull << (fd % 64), __ATOMIC_SEQ_CST);
 	uint64_t g = __atomic_load_n(&gen, __ATOMIC_SEQ_CST);
+	drop_stale(g);
 	unsigned a = 0;
 	struct ub_obj *obj = ub_obj_get_acc(fd, type, &a);
 	if (!obj)
@@ -128,15 +143,7 @@ void ub_fdcache_invalidate(void)
 
 void ub_fdcache_flush(void)
 {
-	uint64_t g = __atomic_load_n(&gen, __ATOMIC_ACQUIRE);
-
-	for (int i = 0; i < SLOTS; i++) {
-		struct ub_obj *o = slots[i].obj;
-		if (!o || slots[i].gen == g)
-			continue;	/* empty, or still a valid answer */
-		slots[i] = (struct slot){ 0 };
-		ub_obj_put(o);
-	}
+	drop_stale(__atomic_load_n(&gen, __ATOMIC_ACQUIRE));
 }
 
 /*
