@@ -143,33 +143,6 @@ static int both(const char *what, const struct bpf_insn *p, size_t n, uint32_t f
 	return ran && !o[0].err;
 }
 
-/*
- * Known, reported, not yet fixed (tests/test_fuzz_regress.c has the reproducer): a local
- * call whose target the instruction before falls through into ("r0 = 0; call pc+0; exit")
- * crashes the JIT. Such programs are left out unless UEBPF_FUZZ_KNOWN=1, so that a run
- * finds what is not known yet.
- */
-static int known_bug(const struct bpf_insn *p, size_t n)
-{
-	static int want = -1;
-
-	if (want < 0)
-		want = getenv("UEBPF_FUZZ_KNOWN") && atoi(getenv("UEBPF_FUZZ_KNOWN"));
-	if (want)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i].code != (BPF_JMP | BPF_CALL) || p[i].src_reg != BPF_PSEUDO_CALL)
-			continue;
-		long t = (long)i + 1 + p[i].imm;
-		if (t <= 0 || t >= (long)n)
-			continue;
-		uint8_t op = BPF_OP(p[t - 1].code), cls = BPF_CLASS(p[t - 1].code);
-		if (!((cls == BPF_JMP || cls == BPF_JMP32) && (op == BPF_EXIT || op == BPF_JA)))
-			return 1;
-	}
-	return 0;
-}
-
 #define PROLOGUE	(8 + 64)
 
 static size_t prologue(struct bpf_insn *p)
@@ -233,8 +206,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t pro = prologue(p);
 	memcpy(p + pro, data + 1 + len, n * sizeof(p[0]));
 	n += pro;
-	if (known_bug(p, n))
-		return 0;
 	int cmp = comparable(p, n);
 	ctx_block = malloc(len ? len : 1);
 	if (!ctx_block)

@@ -18,11 +18,6 @@
  *    and a map may hold an eventfd, so the count may rise 24 above the first input's,
  *    no more.
  *
- * Known, reported (reproducer in tests/test_fuzz_regress.c): lookup_and_delete_batch on a
- * map whose get_next_key lists keys that lookup_and_delete refuses (a CPUMAP's empty
- * slots) starts again from the first key forever; it runs on hash maps only, unless
- * UEBPF_FUZZ_KNOWN=1.
- *
  * Map memory is kept small (a shape estimated past 32 MiB gets fewer entries): the
  * fuzzer looks for bugs, not for the machine's memory limit.
  */
@@ -146,15 +141,6 @@ static int create(struct shape *s)
 	return s->fd;
 }
 
-static int known(void)
-{
-	static int want = -1;
-
-	if (want < 0)
-		want = getenv("UEBPF_FUZZ_KNOWN") && atoi(getenv("UEBPF_FUZZ_KNOWN"));
-	return want;
-}
-
 static void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
@@ -274,10 +260,6 @@ static void op_batch(const struct shape *s, struct fuzz_in *in, uint64_t elem_fl
 	fuzz_take_buf(in, in_b, tok);
 	for (uint32_t i = 0; i < n; i++)
 		fix_value(s, vals + i * s->vbuf, 1);
-	if (which == 1 && !known() && s->type != BPF_MAP_TYPE_HASH &&
-	    s->type != BPF_MAP_TYPE_PERCPU_HASH && s->type != BPF_MAP_TYPE_LRU_HASH &&
-	    s->type != BPF_MAP_TYPE_LRU_PERCPU_HASH)
-		which = 0;
 	switch (which) {
 	case 0: rc = bpf_map_lookup_batch(s->fd, first ? NULL : in_b, out_b, keys, vals, &count, &o); break;
 	case 1: rc = bpf_map_lookup_and_delete_batch(s->fd, first ? NULL : in_b, out_b, keys, vals, &count, &o); break;
