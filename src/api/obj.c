@@ -97,7 +97,7 @@ void ub_obj_sweep(void)
 	} while (n == 64);
 	/* Objects whose fds were closed may live on in this thread's fd cache: let them go
 	 * here too, as the kernel frees a map with its last fd (other threads' caches let
-	 * theirs go when they next use the slot, or end). */
+	 * theirs go at their next miss, or when they end). */
 	ub_fdcache_flush();
 }
 

@@ -133,7 +133,7 @@ static unsigned cands_at(const struct bpf_insn *insns, size_t cnt, size_t i,
 		c[n++] = (struct cand){ t->jccja[opa], 2, 1 };
 	if ((l = maddj_at(insns, cnt, i, t->maddj)))	/* mov; add; jump */
 		c[n++] = (struct cand){ l, 3, 1 };
-	if (t->bchk && opa == UB_OP_MOV64_X && opb == UB_OP_ADD64_X && b->dst_reg == a->dst_reg &&
+	if (opa == UB_OP_MOV64_X && opb == UB_OP_ADD64_X && b->dst_reg == a->dst_reg &&
 	    i + 2 < cnt && insns[i + 2].src_reg == a->dst_reg &&
 	    (l = maddj_at(insns, cnt, i + 2, t->bchk)))	/* mov; add; mov; add; jump */
 		c[n++] = (struct cand){ l, 5, 1 };

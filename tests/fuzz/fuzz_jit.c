@@ -20,7 +20,8 @@
  * Registers r1-r5 after a helper call or an LD_ABS/LD_IND (which the kernel treats as a
  * call: its verifier marks r1-r5 unreadable after one, as uebpf's do_ld_abs does) and the
  * frames of local calls are undefined too, and cannot be fixed up from outside: programs
- * with calls or legacy packet loads run in both engines (under ASan) without being compared. The helpers are deterministic ones of the harness's own.
+ * with calls or legacy packet loads run in both engines (under ASan) without being
+ * compared. The helpers are deterministic ones of the harness's own.
  */
 #include <uebpf/uebpf.h>
 #include "fuzz.h"
